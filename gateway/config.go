@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/edgegate/edgegate/store"
+)
+
+// Config is the whole gateway configuration, read once from a YAML file
+// and validated; it is not modified after Validate.
+type Config struct {
+	// Listen is the public address. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin address (health, metrics, debug, reload).
+	// Default 127.0.0.1:9090: loopback only unless you say otherwise.
+	AdminListen string `yaml:"admin_listen"`
+	// Rules is the rules file path, relative to the config file's directory.
+	Rules string `yaml:"rules"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after SIGTERM. Default 10s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadTimeout and WriteTimeout bound one public request. Default 10s each.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	Log          LogConfig     `yaml:"log"`
+	S3           store.Config  `yaml:"s3"`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string `yaml:"format"` // text (default) | json
+	Level  string `yaml:"level"`  // debug | info (default) | warn | error
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		AdminListen:     "127.0.0.1:9090",
+		Rules:           "rules.yaml",
+		ShutdownTimeout: 10 * time.Second,
+		ReadTimeout:     10 * time.Second,
+		WriteTimeout:    10 * time.Second,
+		Log:             LogConfig{Format: "text", Level: "info"},
+	}
+}
+
+// LoadConfig reads path strictly (unknown fields are errors, reported with
+// their line), applies environment overrides for secrets, resolves the
+// rules path against the config file's directory, and validates.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.S3.ApplyEnv(os.Getenv)
+	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
+		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes data strictly over the defaults. name prefixes errors.
+func ParseConfig(name string, data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every configuration mistake at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("config: listen %q: %w", c.Listen, err))
+	}
+	if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+		errs = append(errs, fmt.Errorf("config: admin_listen %q: %w", c.AdminListen, err))
+	}
+	if c.Listen == c.AdminListen {
+		errs = append(errs, fmt.Errorf("config: listen and admin_listen must differ (both %q)", c.Listen))
+	}
+	if c.Rules == "" {
+		errs = append(errs, errors.New("config: rules: a rules file is required"))
+	}
+	if c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
+		errs = append(errs, errors.New("config: shutdown_timeout, read_timeout and write_timeout must be positive"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("config: log.format %q: want text or json", c.Log.Format))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	if err := c.S3.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,44 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Error is a request failure with the HTTP status it maps to and a message
+// safe to show the client. Internal causes stay in Err (logged, never sent).
+type Error struct {
+	Status int
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("gateway: %d %s: %v", e.Status, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("gateway: %d %s", e.Status, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+type errorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// writeError answers with the JSON error body {"error": ..., "status": N}.
+func writeError(ctx *fasthttp.RequestCtx, e *Error) {
+	body, _ := json.Marshal(errorBody{Error: e.Msg, Status: e.Status})
+	ctx.Response.Reset()
+	ctx.SetStatusCode(e.Status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(append(body, '\n'))
+}

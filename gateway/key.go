@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxKeyLen is the longest object key accepted, in bytes (S3's own limit).
+const MaxKeyLen = 1024
+
+// parseKey percent-decodes the raw key taken from the request path and
+// rejects anything that is not a plain relative object key: empty, too
+// long, a leading '/', a backslash, a "." or ".." segment, control
+// characters or invalid UTF-8. The raw path is used (not fasthttp's
+// normalised one) so that "a/../b" is refused, not silently rewritten.
+func parseKey(raw []byte) (string, *Error) {
+	if len(raw) == 0 {
+		return "", errorf(http.StatusBadRequest, "empty key")
+	}
+	key, ok := unescapePath(raw)
+	if !ok {
+		return "", errorf(http.StatusBadRequest, "key has a malformed percent escape")
+	}
+	if err := validKey(key); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+func validKey(key string) *Error {
+	switch {
+	case key == "":
+		return errorf(http.StatusBadRequest, "empty key")
+	case len(key) > MaxKeyLen:
+		return errorf(http.StatusBadRequest, "key is %d bytes, over the %d-byte limit", len(key), MaxKeyLen)
+	case key[0] == '/':
+		return errorf(http.StatusBadRequest, "key must not start with '/'")
+	case strings.IndexByte(key, '\\') >= 0:
+		return errorf(http.StatusBadRequest, "key must not contain a backslash")
+	case !utf8.ValidString(key):
+		return errorf(http.StatusBadRequest, "key is not valid UTF-8")
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c == 0x7f {
+			return errorf(http.StatusBadRequest, "key contains a control character at byte %d", i)
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == ".." || seg == "." {
+			return errorf(http.StatusBadRequest, "key must not contain %q segments", seg)
+		}
+		if seg == "" {
+			return errorf(http.StatusBadRequest, "key must not contain empty segments ('//' or a trailing '/')")
+		}
+	}
+	return nil
+}
+
+// unescapePath decodes %XX escapes. '+' stays '+' (it is a path, not a query).
+func unescapePath(raw []byte) (string, bool) {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' {
+			n++
+		}
+	}
+	if n == 0 {
+		return string(raw), true
+	}
+	out := make([]byte, 0, len(raw)-2*n)
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '%' {
+			out = append(out, c)
+			continue
+		}
+		if i+2 >= len(raw) {
+			return "", false
+		}
+		h, ok1 := unhex(raw[i+1])
+		l, ok2 := unhex(raw[i+2])
+		if !ok1 || !ok2 {
+			return "", false
+		}
+		out = append(out, h<<4|l)
+		i += 2
+	}
+	return string(out), true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics holds the gateway's Prometheus collectors on its own registry
+// (no global state: two gateways in one process do not collide).
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+
+	// observers caches the label-resolved collectors per (route, status) so
+	// the hot path does not hash label values on every request.
+	mu        sync.RWMutex
+	observers map[obsKey]observer
+
+	rulesReloadSuccess prometheus.Gauge
+	rulesReloads       *prometheus.CounterVec
+	rulesLoadedAt      prometheus.Gauge
+}
+
+type obsKey struct {
+	route  string
+	status int
+}
+
+type observer struct {
+	count prometheus.Counter
+	hist  prometheus.Observer
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgegate_requests_total",
+			Help: "Public requests answered, by route and HTTP status.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "edgegate_request_duration_seconds",
+			Help:    "Time to answer a public request, by route and HTTP status.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "status"}),
+		observers: map[obsKey]observer{},
+		rulesReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgegate_rules_reload_success",
+			Help: "1 if the last rules (re)load succeeded, 0 if it failed (the previous rules keep serving).",
+		}),
+		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgegate_rules_reloads_total",
+			Help: "Rules reload attempts by result (success|failure).",
+		}, []string{"result"}),
+		rulesLoadedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgegate_rules_loaded_timestamp_seconds",
+			Help: "Unix time the serving rules were loaded.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records one request.
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	k := obsKey{route, status}
+	m.mu.RLock()
+	o, ok := m.observers[k]
+	m.mu.RUnlock()
+	if !ok {
+		s := strconv.Itoa(status)
+		o = observer{m.requests.WithLabelValues(route, s), m.latency.WithLabelValues(route, s)}
+		m.mu.Lock()
+		m.observers[k] = o
+		m.mu.Unlock()
+	}
+	o.count.Inc()
+	o.hist.Observe(d.Seconds())
+}
+
+func (m *metrics) rulesReloaded(err error, at time.Time) {
+	if err != nil {
+		m.rulesReloadSuccess.Set(0)
+		m.rulesReloads.WithLabelValues("failure").Inc()
+		return
+	}
+	m.rulesReloadSuccess.Set(1)
+	m.rulesReloads.WithLabelValues("success").Inc()
+	m.rulesLoadedAt.Set(float64(at.UnixNano()) / 1e9)
+}

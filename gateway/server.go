@@ -1,0 +1,303 @@
+// Package gateway wires edgegate's packages to the network: the public
+// fasthttp listener (/r/ route answers), the admin listener (health,
+// readiness, metrics, debug and reload), configuration loading and
+// graceful shutdown.
+//
+// It owns HTTP: status codes, headers, JSON bodies, the order in which a
+// request's region is decided. It delegates every decision it can to the
+// leaf packages (rules, store, presign), which never import gateway.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/edgegate/presign"
+	"github.com/edgegate/edgegate/rules"
+	"github.com/edgegate/edgegate/store"
+)
+
+// Server is one gateway instance. Create it with New, run it with Serve.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	rules   *rules.Store
+	store   *store.Store
+	signer  *presign.Signer
+	metrics *metrics
+
+	public *fasthttp.Server
+	admin  *http.Server
+
+	shuttingDown atomic.Bool
+}
+
+// New validates cfg, loads the rules and prepares the S3 clients. It does
+// not listen yet.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+	st, err := store.New(ctx, cfg.S3)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	s.signer = presign.New(st)
+	rs, err := rules.NewStore(cfg.Rules, rules.StoreOptions{
+		Logger: log,
+		OnReload: func(t *rules.Table, err error) {
+			s.metrics.rulesReloaded(err, time.Now())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.rulesReloaded(nil, time.Now())
+	s.rules = rs
+	s.public = &fasthttp.Server{
+		Handler:                       s.Handler(),
+		Name:                          "edgegate",
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   60 * time.Second,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultDate:                 false,
+		NoDefaultContentType:          true,
+		ReduceMemoryUsage:             false,
+		CloseOnShutdown:               true,
+	}
+	s.admin = &http.Server{
+		Handler:           s.AdminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	return s, nil
+}
+
+// Rules returns the hot-reloading rules store.
+func (s *Server) Rules() *rules.Store { return s.rules }
+
+// Serve listens on the configured addresses and serves until ctx is done,
+// then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	pub, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	adm, err := net.Listen("tcp", s.cfg.AdminListen)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("gateway: admin listen: %w", err)
+	}
+	return s.ServeListeners(ctx, pub, adm)
+}
+
+// ServeListeners serves on the given listeners until ctx is done, then
+// stops accepting, lets in-flight requests finish (bounded by
+// ShutdownTimeout) and returns nil on a clean shutdown.
+func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) error {
+	s.log.Info("edgegate listening", "public", pub.Addr().String(), "admin", adm.Addr().String(),
+		"rules", s.cfg.Rules, "rules_hash", s.rules.Table().Hash())
+	errc := make(chan error, 3)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go func() {
+		if err := s.rules.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("rules watcher stopped", "err", err)
+		}
+	}()
+	go func() { errc <- s.public.Serve(pub) }()
+	go func() {
+		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.shuttingDown.Store(true)
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := s.public.ShutdownWithContext(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: public shutdown: %w", err))
+	}
+	if err := s.admin.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: admin shutdown: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	prefixRoute = []byte("/r/")
+	strJSON     = []byte("application/json")
+	strFormat   = []byte("format")
+	strRegion   = []byte("region")
+)
+
+// Handler returns the public request handler.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		route := "other"
+		path := rawPath(ctx.RequestURI())
+		switch {
+		case bytes.HasPrefix(path, prefixRoute):
+			route = "route"
+			s.serveRoute(ctx, path[len(prefixRoute):])
+		default:
+			writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME"))
+		}
+		s.metrics.observe(route, ctx.Response.StatusCode(), time.Since(start))
+	}
+}
+
+// rawPath returns the request-target's path exactly as sent, without the
+// query: fasthttp's parsed Path() is normalised ("a/../b" -> "b").
+func rawPath(uri []byte) []byte {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if i := bytes.IndexByte(uri, '#'); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri
+}
+
+// routeAnswer is the JSON form of a /r/ answer.
+type routeAnswer struct {
+	URL          string `json:"url"`
+	Region       string `json:"region"`
+	RegionSource string `json:"region_source"`
+	Rule         string `json:"rule"`
+	Bucket       string `json:"bucket"`
+	Key          string `json:"key"`
+	Delivery     string `json:"delivery"`
+	ExpiresAt    string `json:"expires_at"`
+}
+
+func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		writeError(ctx, errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16)))
+		return
+	}
+	key, kerr := parseKey(rawKey)
+	if kerr != nil {
+		writeError(ctx, kerr)
+		return
+	}
+	args := ctx.QueryArgs()
+	wantJSON := bytes.Equal(args.PeekBytes(strFormat), []byte("json")) ||
+		bytes.Contains(ctx.Request.Header.Peek("Accept"), strJSON)
+	var q regionQuery
+	if args.HasBytes(strRegion) {
+		q.name = args.PeekBytes(strRegion)
+	}
+	t := s.rules.Table()
+	ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
+	d, derr := s.decide(ctx, t, key, q)
+	if derr != nil {
+		writeError(ctx, derr)
+		ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
+		return
+	}
+	u, err := s.signer.Sign(ctx, presign.Request{
+		Bucket:             d.Bucket,
+		Key:                d.ObjectKey,
+		TTL:                d.Route.TTL,
+		ContentDisposition: d.Route.ContentDisposition,
+		ContentType:        d.Route.ContentType,
+	})
+	if err != nil {
+		s.log.Error("sign failed", "bucket", d.Bucket, "key", d.ObjectKey, "err", err)
+		writeError(ctx, &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err})
+		return
+	}
+	maxAge := int(time.Until(u.Expires) / time.Second)
+	if maxAge < 0 {
+		maxAge = 0
+	}
+	ctx.Response.Header.Set("Cache-Control", "private, max-age="+strconv.Itoa(maxAge))
+	if wantJSON {
+		body, _ := json.Marshal(routeAnswer{
+			URL: u.URL, Region: d.Region.Name, RegionSource: d.RegionSource, Rule: d.Route.Name,
+			Bucket: d.Bucket, Key: d.ObjectKey, Delivery: d.Route.Delivery.String(),
+			ExpiresAt: u.Expires.UTC().Format(time.RFC3339),
+		})
+		ctx.SetStatusCode(http.StatusOK)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(append(body, '\n'))
+		return
+	}
+	// Set the header directly: ctx.Redirect would normalise the URL and
+	// rewrite escapes such as %2B, breaking the signature.
+	ctx.Response.Header.Set("Location", u.URL)
+	ctx.SetStatusCode(http.StatusFound)
+}
+
+// AdminHandler returns the admin listener's handler.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	type check struct {
+		Ready bool   `json:"ready"`
+		Rules string `json:"rules,omitempty"`
+		Error string `json:"error,omitempty"`
+	}
+	t := s.rules.Table()
+	if s.shuttingDown.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(check{Error: "shutting down"})
+		return
+	}
+	if t == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(check{Error: "no rules loaded"})
+		return
+	}
+	if err := s.store.Ping(r.Context(), bucketsOf(t)...); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(check{Rules: t.Hash(), Error: "S3 unreachable: " + err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(check{Ready: true, Rules: t.Hash()})
+}
+
+func bucketsOf(t *rules.Table) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range t.Routes() {
+		if !seen[r.Bucket] {
+			seen[r.Bucket] = true
+			out = append(out, r.Bucket)
+		}
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package geo
+
+import (
+	"fmt"
+	"net/netip"
+
+	"go4.org/netipx"
+)
+
+// Headers is the read-only view of request headers geo needs.
+// *fasthttp.RequestHeader satisfies it. Peek returns nil when the header is
+// absent; geo never retains the returned slice.
+type Headers interface {
+	Peek(key string) []byte
+}
+
+// IPSource says where ClientIP found the client address.
+type IPSource uint8
+
+const (
+	// IPFromPeer: the TCP peer address.
+	IPFromPeer IPSource = iota
+	// IPFromXFF: X-Forwarded-For, sent by a trusted peer.
+	IPFromXFF
+	// IPFromHeader: the configured single-value header, sent by a trusted peer.
+	IPFromHeader
+)
+
+// String returns "peer", "x-forwarded-for" or "header"; it is meant for logs
+// and metric labels.
+func (s IPSource) String() string {
+	switch s {
+	case IPFromPeer:
+		return "peer"
+	case IPFromXFF:
+		return "x-forwarded-for"
+	case IPFromHeader:
+		return "header"
+	}
+	return fmt.Sprintf("IPSource(%d)", uint8(s))
+}
+
+type headerMode uint8
+
+const (
+	modeXFF headerMode = iota
+	modeSingle
+	modeCloudFront
+)
+
+// IPResolver decides which address is the client and reads CDN geo headers.
+// It is immutable after NewIPResolver and safe for concurrent use.
+type IPResolver struct {
+	trusted    *netipx.IPSet
+	anyTrusted bool
+	header     string
+	mode       headerMode
+	cdnHeaders bool
+}
+
+// NewIPResolver validates cfg and builds a resolver. Only the TrustedProxies,
+// ClientIPHeader and CDNHeaders fields are used.
+func NewIPResolver(cfg Config) (*IPResolver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var b netipx.IPSetBuilder
+	for _, s := range cfg.TrustedProxies {
+		p, err := parseTrusted(s)
+		if err != nil { // unreachable after Validate; kept for safety
+			return nil, fmt.Errorf("geo: trusted_proxies: %w", err)
+		}
+		b.AddPrefix(p)
+	}
+	set, err := b.IPSet()
+	if err != nil {
+		return nil, fmt.Errorf("geo: trusted_proxies: %w", err)
+	}
+	header, _ := canonicalClientIPHeader(cfg.ClientIPHeader)
+	mode := modeSingle
+	switch header {
+	case HeaderXForwardedFor:
+		mode = modeXFF
+	case HeaderCloudFrontViewerAddress:
+		mode = modeCloudFront
+	}
+	return &IPResolver{
+		trusted:    set,
+		anyTrusted: len(cfg.TrustedProxies) > 0,
+		header:     header,
+		mode:       mode,
+		cdnHeaders: cfg.CDNHeaders,
+	}, nil
+}
+
+// Trusted reports whether ip is inside trusted_proxies. IPv4-mapped IPv6
+// addresses match their IPv4 form; zones are ignored.
+func (r *IPResolver) Trusted(ip netip.Addr) bool {
+	if !r.anyTrusted || !ip.IsValid() {
+		return false
+	}
+	return r.trusted.Contains(ip.Unmap().WithZone(""))
+}
+
+// ClientIP returns the client address for a request that arrived from peer.
+//
+// The peer is the client unless it is a trusted proxy. Then, by default,
+// X-Forwarded-For is walked right to left and the first address that is not
+// trusted is the client (nginx's real_ip_recursive on); if every address is
+// trusted the leftmost valid one is. With ClientIPHeader set to a
+// single-value header, that header's address is used instead. Entries may
+// carry ports ("1.2.3.4:80", "[2001:db8::1]:80"); malformed entries are
+// skipped. When the headers yield nothing usable, the peer is the client.
+// IPv4-mapped IPv6 addresses are unmapped and zones dropped.
+//
+// ClientIP does not allocate and does not retain h or its bytes.
+func (r *IPResolver) ClientIP(peer netip.Addr, h Headers) (netip.Addr, IPSource) {
+	peer = peer.Unmap().WithZone("")
+	if !r.anyTrusted || h == nil || !r.trusted.Contains(peer) {
+		return peer, IPFromPeer
+	}
+	switch r.mode {
+	case modeSingle, modeCloudFront:
+		if a, ok := parseHostPort(h.Peek(r.header), r.mode == modeCloudFront); ok {
+			return a, IPFromHeader
+		}
+		return peer, IPFromPeer
+	}
+	if a, ok := r.walkXFF(h.Peek(HeaderXForwardedFor)); ok {
+		return a, IPFromXFF
+	}
+	return peer, IPFromPeer
+}
+
+// walkXFF returns the rightmost untrusted address in an X-Forwarded-For
+// value, else the leftmost valid one.
+func (r *IPResolver) walkXFF(v []byte) (netip.Addr, bool) {
+	var leftmost netip.Addr
+	for end := len(v); end > 0; {
+		start := end - 1
+		for start >= 0 && v[start] != ',' {
+			start--
+		}
+		a, ok := parseHostPort(v[start+1:end], false)
+		end = start
+		if !ok {
+			continue
+		}
+		if !r.trusted.Contains(a) {
+			return a, true
+		}
+		leftmost = a
+	}
+	return leftmost, leftmost.IsValid()
+}

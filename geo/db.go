@@ -1,0 +1,313 @@
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// DefaultDebounce is how long Watch waits after the last change in a watched
+// directory before reloading, when DBOptions.Debounce is zero.
+const DefaultDebounce = 500 * time.Millisecond
+
+// ErrClosed is returned by Reload and Watch after Close.
+var ErrClosed = errors.New("geo: database closed")
+
+// DBOptions tunes a DB. The zero value is valid.
+type DBOptions struct {
+	// Logger receives reload successes (Info) and failures (Error).
+	// Default: discard.
+	Logger *slog.Logger
+	// OnReload, if set, is called after every Reload attempt (including
+	// those started by Watch) with nil on success or the error; meant for
+	// metrics. It is not called for the initial open. It must not block.
+	OnReload func(err error)
+	// Debounce is how long Watch waits for changes to settle before
+	// reloading. Default: DefaultDebounce.
+	Debounce time.Duration
+}
+
+// DB answers location lookups from layered .mmdb files: the first file that
+// knows an address wins. It is safe for concurrent use. Lookups are lock-free:
+// they load the current snapshot through an atomic pointer. Reload builds a
+// complete new snapshot and swaps it in; a failed reload leaves the old one
+// serving.
+type DB struct {
+	paths    []string
+	log      *slog.Logger
+	onReload func(error)
+	debounce time.Duration
+
+	cur atomic.Pointer[snapshot]
+
+	flatPool sync.Pool // *flatRecord
+	mmPool   sync.Pool // *mmRecord
+
+	reloadMu sync.Mutex // serialises Reload and Close
+	closed   bool       // guarded by reloadMu
+
+	statusMu    sync.Mutex
+	lastErr     error
+	lastErrAt   time.Time
+	reloadsOK   uint64
+	reloadsFail uint64
+}
+
+// snapshot is one immutable set of open databases.
+//
+// Old snapshots are never closed explicitly. The readers memory-map their
+// files, and maxminddb-golang (v2.5+) keeps a Reader reachable for the whole
+// of each Lookup/Decode and unmaps it with runtime.AddCleanup once it is
+// unreachable. So when a reload swaps the pointer, in-flight lookups keep
+// the old snapshot (and its mapping) alive until they return, and the GC
+// releases it afterwards. This costs nothing per lookup, where reference
+// counting would add two atomic writes to one shared cache line on every
+// request. Replaced files must be renamed into place, never rewritten in
+// place, or the old mapping would see the new bytes.
+type snapshot struct {
+	layers   []*layer
+	loadedAt time.Time
+}
+
+type layer struct {
+	path   string
+	name   string // base name, reported as the lookup source
+	r      *maxminddb.Reader
+	schema schema
+	ipv4   bool // IPv4-only file: skip IPv6 lookups
+}
+
+// OpenDB opens paths in order. With no paths it returns a DB that knows no
+// address. Any error (missing file, not an .mmdb, a database without
+// locations) fails the whole open.
+func OpenDB(paths []string, opts DBOptions) (*DB, error) {
+	if opts.Debounce < 0 {
+		return nil, fmt.Errorf("geo: negative debounce %v", opts.Debounce)
+	}
+	db := &DB{
+		paths:    append([]string(nil), paths...),
+		log:      opts.Logger,
+		onReload: opts.OnReload,
+		debounce: opts.Debounce,
+	}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	if db.debounce == 0 {
+		db.debounce = DefaultDebounce
+	}
+	db.flatPool.New = func() any { return new(flatRecord) }
+	db.mmPool.New = func() any { return &mmRecord{Subdivisions: make([]mmSubdivision, 0, 4)} }
+	snap, err := loadSnapshot(db.paths)
+	if err != nil {
+		return nil, err
+	}
+	db.cur.Store(snap)
+	return db, nil
+}
+
+func loadSnapshot(paths []string) (*snapshot, error) {
+	s := &snapshot{layers: make([]*layer, 0, len(paths)), loadedAt: time.Now()}
+	for _, p := range paths {
+		l, err := openLayer(p)
+		if err != nil {
+			for _, l := range s.layers {
+				_ = l.r.Close() // never published: nobody else can be using it
+			}
+			return nil, err
+		}
+		s.layers = append(s.layers, l)
+	}
+	return s, nil
+}
+
+func openLayer(path string) (*layer, error) {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("geo: open %s: %w", path, err)
+	}
+	sc, err := detectSchema(r)
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("geo: open %s: %w", path, err)
+	}
+	return &layer{
+		path:   path,
+		name:   filepath.Base(path),
+		r:      r,
+		schema: sc,
+		ipv4:   r.Metadata.IPVersion == 4,
+	}, nil
+}
+
+// Lookup returns the location of ip from the first database that has a
+// record with a country for it, and the base name of that file. Private,
+// loopback, link-local, multicast, documentation and other reserved
+// addresses are never looked up (ok is false). IPv4-mapped IPv6 addresses
+// are looked up as IPv4. Continent is derived from the country when the
+// database has none.
+//
+// Lookup does not allocate when the strings it returns are in the reader's
+// string cache (always for countries and continents, usually for regions
+// and cities); otherwise it allocates once per missed string.
+func (db *DB) Lookup(ip netip.Addr) (loc Location, source string, ok bool) {
+	ip = ip.Unmap().WithZone("")
+	if hasNoLocation(ip) {
+		return Location{}, "", false
+	}
+	snap := db.cur.Load()
+	for _, l := range snap.layers {
+		if l.ipv4 && ip.Is6() {
+			continue
+		}
+		res := l.r.Lookup(ip)
+		if !res.Found() {
+			continue
+		}
+		loc, ok = db.decode(l, res)
+		if ok {
+			return loc, l.name, true
+		}
+	}
+	return Location{}, "", false
+}
+
+func (db *DB) decode(l *layer, res maxminddb.Result) (Location, bool) {
+	var loc Location
+	switch l.schema {
+	case schemaFlat:
+		rec := db.flatPool.Get().(*flatRecord)
+		rec.reset()
+		err := res.Decode(rec)
+		loc = rec.location()
+		db.flatPool.Put(rec)
+		if err != nil {
+			return Location{}, false
+		}
+	case schemaMaxMind:
+		rec := db.mmPool.Get().(*mmRecord)
+		rec.reset()
+		err := res.Decode(rec)
+		loc = rec.location()
+		db.mmPool.Put(rec)
+		if err != nil {
+			return Location{}, false
+		}
+	}
+	info, ok := lookupCountry(loc.Country)
+	if !ok {
+		// No country (or a pseudo-country such as "ZZ"): this file does not
+		// know the address; a later layer may.
+		return Location{}, false
+	}
+	loc.Country = info.code
+	if loc.Continent == "" {
+		loc.Continent = info.continent
+	}
+	return loc, true
+}
+
+// Reload reopens every file and swaps the new set in. On any error the old
+// set keeps serving, the error is logged, recorded in Status and passed to
+// OnReload, and returned.
+func (db *DB) Reload() error {
+	db.reloadMu.Lock()
+	defer db.reloadMu.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	snap, err := loadSnapshot(db.paths)
+	if err != nil {
+		err = fmt.Errorf("geo: reload kept the previous databases: %w", err)
+		db.statusMu.Lock()
+		db.lastErr, db.lastErrAt = err, time.Now()
+		db.reloadsFail++
+		db.statusMu.Unlock()
+		db.log.Error("geo: reload failed", "err", err)
+		if db.onReload != nil {
+			db.onReload(err)
+		}
+		return err
+	}
+	db.cur.Store(snap) // the old snapshot is released by the GC; see snapshot
+	db.statusMu.Lock()
+	db.reloadsOK++
+	db.statusMu.Unlock()
+	db.log.Info("geo: databases reloaded", "files", len(snap.layers), "took", time.Since(start))
+	if db.onReload != nil {
+		db.onReload(nil)
+	}
+	return nil
+}
+
+// Close stops the DB: later lookups know nothing and Reload and Watch return
+// ErrClosed. Lookups already running finish against the old files, whose
+// memory maps are released by the GC afterwards (see snapshot), so Close is
+// safe to call while lookups are in flight.
+func (db *DB) Close() error {
+	db.reloadMu.Lock()
+	defer db.reloadMu.Unlock()
+	db.closed = true
+	db.cur.Store(&snapshot{loadedAt: time.Now()})
+	return nil
+}
+
+func (db *DB) isClosed() bool {
+	db.reloadMu.Lock()
+	defer db.reloadMu.Unlock()
+	return db.closed
+}
+
+// DBStatus describes a DB for the debug endpoint. It marshals to JSON.
+type DBStatus struct {
+	Files          []FileStatus `json:"files"`
+	LoadedAt       time.Time    `json:"loaded_at"`
+	LastError      string       `json:"last_error,omitempty"`
+	LastErrorAt    time.Time    `json:"last_error_at,omitzero"`
+	Reloads        uint64       `json:"reloads"`
+	ReloadFailures uint64       `json:"reload_failures"`
+}
+
+// FileStatus describes one loaded .mmdb file.
+type FileStatus struct {
+	Path         string    `json:"path"`
+	DatabaseType string    `json:"database_type"`
+	Schema       string    `json:"schema"` // "geoip2" or "flat"
+	IPVersion    uint      `json:"ip_version"`
+	BuildTime    time.Time `json:"build_time"`
+	NodeCount    uint      `json:"node_count"`
+}
+
+// Status reports the files serving now, when they were loaded, reload
+// counts and the last reload error (which stays until the process ends, so
+// LastErrorAt can be compared with LoadedAt).
+func (db *DB) Status() DBStatus {
+	snap := db.cur.Load()
+	st := DBStatus{LoadedAt: snap.loadedAt, Files: make([]FileStatus, 0, len(snap.layers))}
+	for _, l := range snap.layers {
+		md := l.r.Metadata
+		st.Files = append(st.Files, FileStatus{
+			Path:         l.path,
+			DatabaseType: md.DatabaseType,
+			Schema:       l.schema.String(),
+			IPVersion:    md.IPVersion,
+			BuildTime:    md.BuildTime().UTC(),
+			NodeCount:    md.NodeCount,
+		})
+	}
+	db.statusMu.Lock()
+	if db.lastErr != nil {
+		st.LastError, st.LastErrorAt = db.lastErr.Error(), db.lastErrAt
+	}
+	st.Reloads, st.ReloadFailures = db.reloadsOK, db.reloadsFail
+	db.statusMu.Unlock()
+	return st
+}

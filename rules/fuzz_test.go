@@ -1,0 +1,203 @@
+package rules
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/edgegate/edgegate/geo"
+)
+
+// FuzzParse checks that no input makes Parse panic, that every problem has a
+// position, and that a table Parse accepts answers lookups.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/rules/*.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("regions: {x: &r {prefix: a/}, y: *r}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tbl, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			perr, ok := err.(*Error)
+			if !ok || len(perr.Problems) == 0 {
+				t.Fatalf("error %T %v", err, err)
+			}
+			for _, p := range perr.Problems {
+				if p.Line < 1 || p.Col < 1 {
+					t.Fatalf("bad position %+v", p)
+				}
+			}
+			return
+		}
+		if tbl.DefaultRegion() == nil {
+			t.Fatal("valid table without default region")
+		}
+		for _, reg := range tbl.Regions() {
+			if tbl.Region(reg.Name) != reg {
+				t.Fatalf("Region(%q) lookup failed", reg.Name)
+			}
+			for _, r := range tbl.Routes() {
+				if len(r.Prefixes(reg)) == 0 {
+					t.Fatalf("empty prefix chain for %s/%s", r.Name, reg.Name)
+				}
+			}
+		}
+		tbl.RegionFor(geo.Location{Country: "EG", City: "Cairo", Continent: "AF"})
+		tbl.Route("maps/a/b.png")
+	})
+}
+
+// FuzzGlob compares the compiled matcher against a slow, obviously correct
+// recursive reference.
+func FuzzGlob(f *testing.F) {
+	seeds := [][2]string{
+		{"maps/**", "maps/a/b"}, {"**/x.png", "x.png"}, {"**/x.png", "a/b/x.png"},
+		{"{a,b}/*.png", "b/c.png"}, {"a/*/c", "a/b/c"}, {"a/**/c", "a/c"},
+		{"?/x", "é/x"}, {"*a*a*", "banana"}, {"**/**/a", "a"}, {"a/**", "a"},
+		{"{a,{b,c}d}/**/*.{x,y}", "cd/q/r.y"}, {"**", ""}, {"a*/", "ab/"},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, key string) {
+		if len(pattern) > 64 || len(key) > 64 {
+			return
+		}
+		g, err := compileGlob(pattern)
+		if err != nil {
+			return
+		}
+		got := g.match(key)
+		want := false
+		for _, alt := range refExpand(pattern) {
+			if refMatch(strings.Split(alt, "/"), strings.Split(key, "/")) {
+				want = true
+				break
+			}
+		}
+		if got != want {
+			t.Fatalf("match(%q, %q) = %v, reference says %v", pattern, key, got, want)
+		}
+	})
+}
+
+func TestGlobReference(t *testing.T) {
+	tests := []struct {
+		pattern, key string
+		want         bool
+	}{
+		{"maps/**", "maps/a", true},
+		{"maps/**", "maps/a/b", true},
+		{"maps/**", "maps", true},
+		{"maps/**", "mapsx/a", false},
+		{"**/x.png", "x.png", true},
+		{"**/x.png", "a/b/x.png", true},
+		{"**/x.png", "a/bx.png", false},
+		{"a/*/c", "a/b/b/c", false},
+		{"a/*", "a/", true},
+		{"a/?", "a/é", true},
+		{"a/?", "a/ab", false},
+		{"{maps,tiles}/**", "tiles/x", true},
+		{"{maps,tiles}/**", "other/x", false},
+		{"a/**/b/**/c", "a/x/b/y/z/c", true},
+		{"a/**/b/**/c", "a/x/c", false},
+		{"*.png", "dir/a.png", false},
+	}
+	for _, tt := range tests {
+		g, err := compileGlob(tt.pattern)
+		if err != nil {
+			t.Fatalf("compileGlob(%q): %v", tt.pattern, err)
+		}
+		if got := g.match(tt.key); got != tt.want {
+			t.Errorf("match(%q, %q) = %v, want %v", tt.pattern, tt.key, got, tt.want)
+		}
+		ref := false
+		for _, alt := range refExpand(tt.pattern) {
+			ref = ref || refMatch(strings.Split(alt, "/"), strings.Split(tt.key, "/"))
+		}
+		if ref != tt.want {
+			t.Errorf("reference(%q, %q) = %v, want %v", tt.pattern, tt.key, ref, tt.want)
+		}
+	}
+}
+
+// refExpand expands the first brace group recursively, naively.
+func refExpand(p string) []string {
+	open := strings.IndexByte(p, '{')
+	if open < 0 {
+		return []string{p}
+	}
+	depth := 0
+	var parts []string
+	last := open + 1
+	for i := open; i < len(p); i++ {
+		switch p[i] {
+		case '{':
+			depth++
+		case ',':
+			if depth == 1 {
+				parts = append(parts, p[last:i])
+				last = i + 1
+			}
+		case '}':
+			depth--
+			if depth == 0 {
+				parts = append(parts, p[last:i])
+				var out []string
+				for _, part := range parts {
+					out = append(out, refExpand(p[:open]+part+p[i+1:])...)
+				}
+				return out
+			}
+		}
+	}
+	return []string{p}
+}
+
+// refMatch matches segment lists by plain recursion.
+func refMatch(pat, key []string) bool {
+	if len(pat) == 0 {
+		return len(key) == 0
+	}
+	if pat[0] == "**" {
+		for i := 0; i <= len(key); i++ {
+			if refMatch(pat[1:], key[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return len(key) > 0 && refSeg([]rune(pat[0]), key[0]) && refMatch(pat[1:], key[1:])
+}
+
+func refSeg(p []rune, s string) bool {
+	if len(p) == 0 {
+		return s == ""
+	}
+	switch p[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if (i == len(s) || utf8.RuneStart(s[i])) && refSeg(p[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		if s == "" {
+			return false
+		}
+		_, n := utf8.DecodeRuneInString(s)
+		return refSeg(p[1:], s[n:])
+	}
+	var buf [utf8.UTFMax]byte
+	n := utf8.EncodeRune(buf[:], p[0])
+	return strings.HasPrefix(s, string(buf[:n])) && refSeg(p[1:], s[n:])
+}

@@ -1,0 +1,228 @@
+package rules
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgegate/edgegate/geo"
+)
+
+// maxRegionName is the longest region name; names are DNS-label-like slugs.
+const maxRegionName = 63
+
+// Table is a compiled, validated rules file. It is immutable and safe for
+// concurrent use; its lookups do not allocate.
+type Table struct {
+	source  string
+	hash    string
+	regions []*Region
+	routes  []*Route
+	byName  map[string]*Region // lower-case name -> region
+	def     *Region
+
+	// RegionFor index.
+	byCountry map[string][]*Region // upper-case country -> regions naming it, most specific first
+	noCountry []*Region            // regions with location criteria but no country, most specific first
+}
+
+// Hash returns the first 12 hex characters of the SHA-256 of the file bytes.
+func (t *Table) Hash() string { return t.hash }
+
+// Source returns the file name given to [Parse].
+func (t *Table) Source() string { return t.source }
+
+// DefaultRegion returns the region named by default_region. It is never nil.
+func (t *Table) DefaultRegion() *Region { return t.def }
+
+// Regions returns the regions in file order. The slice is shared: do not modify it.
+func (t *Table) Regions() []*Region { return t.regions }
+
+// Routes returns the routes in file order. The slice is shared: do not modify it.
+func (t *Table) Routes() []*Route { return t.routes }
+
+// Region returns the region with this name, compared case-insensitively, or
+// nil. It does not allocate.
+func (t *Table) Region(name string) *Region {
+	if r, ok := t.byName[name]; ok {
+		return r
+	}
+	if len(name) > maxRegionName {
+		return nil
+	}
+	var buf [maxRegionName]byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return t.byName[string(buf[:len(name)])] // no allocation: the compiler elides the conversion
+}
+
+// RegionFor returns the most specific region whose criteria all match loc,
+// or nil if none does. Specificity is city > subdivision > country >
+// continent; a region naming a city or subdivision always names a country
+// too, so "Alexandria, US" never matches a region for Alexandria, EG.
+// Comparisons ignore case. It does not allocate.
+func (t *Table) RegionFor(loc geo.Location) *Region {
+	if len(loc.Country) == 2 {
+		var buf [2]byte
+		for i := 0; i < 2; i++ {
+			c := loc.Country[i]
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		for _, r := range t.byCountry[string(buf[:])] {
+			if r.matches(loc) {
+				return r
+			}
+		}
+	}
+	for _, r := range t.noCountry {
+		if r.matches(loc) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Route returns the first route whose pattern matches key, or nil. It does
+// not allocate.
+func (t *Table) Route(key string) *Route {
+	for _, r := range t.routes {
+		if r.glob.match(key) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Region is a named place: clients whose location matches its criteria are
+// served objects under its Prefix, falling back along the Fallback chain.
+// All criteria present must match (AND); a list matches any of its values
+// (OR). A region without criteria is reached only by name, as the default,
+// or as a fallback.
+type Region struct {
+	Name   string
+	Prefix string // "" or ends in "/"
+	// Fallback is the next region to try; nil at the end of the chain.
+	Fallback *Region
+
+	Country     []string // ISO 3166-1 alpha-2, upper case
+	Subdivision []string // ISO 3166-2 code without country part, or a name
+	City        []string // English name
+	Continent   []string // AF AN AS EU NA OC SA
+
+	// MaxTTL caps URL lifetimes for clients in this region; 0 = no cap.
+	MaxTTL time.Duration
+	// Formats lists acceptable image formats (jpeg, png, webp, avif); nil = any.
+	Formats []string
+
+	Line int // line of the region's name in the rules file
+
+	tbl  *Table
+	idx  int // position in Table.regions
+	spec int // specificity: 4 city, 3 subdivision, 2 country, 1 continent, 0 none
+}
+
+const (
+	specNone = iota
+	specContinent
+	specCountry
+	specSubdivision
+	specCity
+)
+
+func (r *Region) matches(loc geo.Location) bool {
+	return matchAny(r.Country, loc.Country) &&
+		matchAny(r.Subdivision, loc.Subdivision) &&
+		matchAny(r.City, loc.City) &&
+		matchAny(r.Continent, loc.Continent)
+}
+
+// matchAny reports whether v equals one of list, ignoring case; an empty
+// list matches anything, an empty v matches only an empty list.
+func matchAny(list []string, v string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, s := range list {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery is how a route hands an object to the client.
+type Delivery uint8
+
+const (
+	// Presign redirects to a presigned object-storage URL.
+	Presign Delivery = iota
+	// CDN redirects to the route's CDN base URL.
+	CDN
+)
+
+// String returns "presign" or "cdn".
+func (d Delivery) String() string {
+	switch d {
+	case Presign:
+		return "presign"
+	case CDN:
+		return "cdn"
+	}
+	return "delivery(" + strconv.Itoa(int(d)) + ")"
+}
+
+// Route maps object keys matching a pattern to a bucket and a delivery.
+type Route struct {
+	Name     string
+	Match    string // glob, see the package documentation of the rules file
+	Bucket   string
+	Delivery Delivery
+	// TTL is the URL lifetime (presign) or cache lifetime (cdn). At most 7
+	// days for presign.
+	TTL time.Duration
+	// CDN is the base URL for delivery cdn; empty otherwise.
+	CDN string
+	// FallbackExists: try the region's prefixes in order and serve the
+	// first one under which the object exists ("fallback: exists").
+	FallbackExists bool
+	// ContentDisposition is a full header value ("inline", "attachment" or
+	// e.g. `attachment; filename="a.pdf"`); empty = leave unset.
+	ContentDisposition string
+	// ContentType overrides the stored content type; empty = leave unset.
+	ContentType string
+	// Overrides maps region name to the prefix this route uses instead of
+	// the region's own ("regions:" in the file). Shared: do not modify.
+	Overrides map[string]string
+
+	Line int // line of the route's entry in the rules file
+
+	glob   *glob
+	tbl    *Table
+	chains [][]string // by Region.idx
+}
+
+// Prefixes returns the prefix chain for reg on this route: reg's prefix (or
+// this route's override for reg), then each fallback region's, to the end of
+// the chain. The slice is precomputed and shared; the caller must not modify
+// it. It returns nil if reg is nil or unknown to the route's table. A region
+// from another Table (e.g. one loaded before a reload) is looked up by name.
+// It does not allocate.
+func (r *Route) Prefixes(reg *Region) []string {
+	if reg == nil {
+		return nil
+	}
+	if reg.tbl != r.tbl {
+		if reg = r.tbl.Region(reg.Name); reg == nil {
+			return nil
+		}
+	}
+	return r.chains[reg.idx]
+}

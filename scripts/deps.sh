@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what edgegate needs on Debian 12, skipping what is there:
+# apt packages (libvips for images, wrk for benchmarks), and versitygw,
+# the local S3 server. Safe to run again.
+set -euo pipefail
+VERSITYGW_VERSION=v1.8.0
+
+need_apt=()
+for p in libvips-dev pkg-config; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+if ((${#need_apt[@]})); then
+  echo "deps: installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+if ! [ -x "$gobin/versitygw" ] || ! go version -m "$gobin/versitygw" 2>/dev/null | grep -qE "^\s+mod\s+github.com/versity/versitygw\s+$VERSITYGW_VERSION"; then
+  echo "deps: installing versitygw $VERSITYGW_VERSION (a few minutes the first time)" >&2
+  go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+echo "$gobin/versitygw"

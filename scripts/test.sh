@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make test: install what is missing, start a private versitygw on a free
+# loopback port with a temp dir, run every test with the race detector,
+# stop the server, and exit non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh >/dev/null
+tmp=$(mktemp -d)
+port=""
+for _ in $(seq 1 50); do
+  p=$((20000 + RANDOM % 30000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "test: no free port" >&2; exit 1; }
+bash scripts/s3.sh "127.0.0.1:$port" "$tmp/s3" "$tmp/versitygw.pid" "$tmp/versitygw.log"
+cleanup() { kill "$(cat "$tmp/versitygw.pid")" 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+export EDGEGATE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+go test -race -count=1 -timeout 20m "$@" ./...

@@ -1,0 +1,221 @@
+// Package store owns edgegate's connections to S3-compatible object storage:
+// per-bucket settings (region, endpoint, path-style addressing), credentials,
+// and the few object operations the gateway needs (HEAD for existence checks,
+// bucket reachability for readiness).
+//
+// It knows nothing of HTTP requests, regions or rules. URL signing lives in
+// package presign, which takes its bucket settings and credentials from here.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// BucketConfig overrides the defaults for one bucket. Empty fields inherit
+// the Config's defaults.
+type BucketConfig struct {
+	Region    string `yaml:"region"`
+	Endpoint  string `yaml:"endpoint"`
+	PathStyle *bool  `yaml:"path_style"`
+}
+
+// Config says how to reach S3.
+//
+// Credentials: AccessKey/SecretKey (overridable by the environment variables
+// EDGEGATE_S3_ACCESS_KEY, EDGEGATE_S3_SECRET_KEY, EDGEGATE_S3_SESSION_TOKEN);
+// when both are empty the AWS SDK's default chain is used (environment,
+// shared config, web identity, instance role, ...).
+type Config struct {
+	// Region is the default signing region. Default: the SDK chain's, else us-east-1.
+	Region string `yaml:"region"`
+	// Endpoint is a custom S3 endpoint (e.g. http://127.0.0.1:7070). Default: AWS.
+	Endpoint string `yaml:"endpoint"`
+	// PathStyle selects path-style addressing (bucket in the path). Default false.
+	PathStyle    bool                    `yaml:"path_style"`
+	AccessKey    string                  `yaml:"access_key"`
+	SecretKey    string                  `yaml:"secret_key"`
+	SessionToken string                  `yaml:"session_token"`
+	Buckets      map[string]BucketConfig `yaml:"buckets"`
+	// Timeout bounds each S3 call. Default 5s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// ApplyEnv overlays secrets from the environment.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if v := getenv("EDGEGATE_S3_ACCESS_KEY"); v != "" {
+		c.AccessKey = v
+	}
+	if v := getenv("EDGEGATE_S3_SECRET_KEY"); v != "" {
+		c.SecretKey = v
+	}
+	if v := getenv("EDGEGATE_S3_SESSION_TOKEN"); v != "" {
+		c.SessionToken = v
+	}
+}
+
+// Validate reports configuration mistakes.
+func (c Config) Validate() error {
+	var errs []error
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		errs = append(errs, errors.New("store: access_key and secret_key must be set together"))
+	}
+	if c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
+		errs = append(errs, fmt.Errorf("store: endpoint %q must start with http:// or https://", c.Endpoint))
+	}
+	for name, b := range c.Buckets {
+		if b.Endpoint != "" && !strings.HasPrefix(b.Endpoint, "http://") && !strings.HasPrefix(b.Endpoint, "https://") {
+			errs = append(errs, fmt.Errorf("store: bucket %q: endpoint %q must start with http:// or https://", name, b.Endpoint))
+		}
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("store: timeout must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Bucket is the resolved settings of one bucket.
+type Bucket struct {
+	Name      string
+	Region    string
+	Endpoint  string // "" means AWS
+	PathStyle bool
+	client    *s3.Client
+}
+
+// Store hands out per-bucket S3 clients. It is safe for concurrent use.
+type Store struct {
+	cfg     Config
+	aws     aws.Config
+	buckets map[string]*Bucket // configured buckets; others use deflt
+	deflt   Bucket
+	timeout time.Duration
+}
+
+// New resolves credentials and builds clients. It does not contact S3.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts := []func(*awsconfig.LoadOptions) error{}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: load AWS config: %w", err)
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1"
+	}
+	ac.HTTPClient = &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+	s := &Store{cfg: cfg, aws: ac, buckets: map[string]*Bucket{}, timeout: cfg.Timeout}
+	if s.timeout == 0 {
+		s.timeout = 5 * time.Second
+	}
+	s.deflt = Bucket{Region: ac.Region, Endpoint: cfg.Endpoint, PathStyle: cfg.PathStyle}
+	s.deflt.client = s.newClient(s.deflt)
+	for name, bc := range cfg.Buckets {
+		b := s.deflt
+		b.Name = name
+		if bc.Region != "" {
+			b.Region = bc.Region
+		}
+		if bc.Endpoint != "" {
+			b.Endpoint = bc.Endpoint
+		}
+		if bc.PathStyle != nil {
+			b.PathStyle = *bc.PathStyle
+		}
+		b.client = s.newClient(b)
+		s.buckets[name] = &b
+	}
+	return s, nil
+}
+
+func (s *Store) newClient(b Bucket) *s3.Client {
+	return s3.NewFromConfig(s.aws, func(o *s3.Options) {
+		o.Region = b.Region
+		o.UsePathStyle = b.PathStyle
+		if b.Endpoint != "" {
+			o.BaseEndpoint = aws.String(b.Endpoint)
+		}
+		o.RetryMaxAttempts = 2
+	})
+}
+
+// Bucket returns the settings for name: the configured ones, or the
+// defaults. The result is shared; callers must not modify it.
+func (s *Store) Bucket(name string) *Bucket {
+	if b, ok := s.buckets[name]; ok {
+		return b
+	}
+	b := s.deflt
+	b.Name = name
+	return &b
+}
+
+// Client returns the S3 client for a bucket.
+func (s *Store) Client(bucket string) *s3.Client {
+	if b, ok := s.buckets[bucket]; ok {
+		return b.client
+	}
+	return s.deflt.client
+}
+
+// AWS returns the resolved SDK configuration (credentials and region).
+func (s *Store) AWS() aws.Config { return s.aws }
+
+// Exists reports whether bucket/key exists, with a HEAD request.
+// A 404 is (false, nil); other failures are errors.
+func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err == nil {
+		return true, nil
+	}
+	if isNotFound(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("store: HEAD %s/%s: %w", bucket, key, err)
+}
+
+// Ping checks that each named bucket is reachable with the credentials.
+func (s *Store) Ping(ctx context.Context, buckets ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	for _, b := range buckets {
+		if _, err := s.Client(b).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b}); err != nil {
+			return fmt.Errorf("store: bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		return true
+	}
+	return false
+}
+
