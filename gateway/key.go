@@ -68,6 +68,9 @@ func unescapePath(raw []byte) (string, bool) {
 	if n == 0 {
 		return string(raw), true
 	}
+	if len(raw) < 3*n {
+		return "", false // some '%' cannot be followed by two hex digits
+	}
 	out := make([]byte, 0, len(raw)-2*n)
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]

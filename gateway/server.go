@@ -42,6 +42,9 @@ type Server struct {
 	admin  *http.Server
 
 	shuttingDown atomic.Bool
+
+	// testHookRoute, when set by a test, runs in serveRoute before signing.
+	testHookRoute func()
 }
 
 // New validates cfg, loads the rules and prepares the S3 clients. It does
@@ -212,13 +215,20 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	}
 	t := s.rules.Table()
 	ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
-	d, derr := s.decide(ctx, t, key, q)
+	// Not ctx: a fasthttp.RequestCtx is cancelled when shutdown begins, and
+	// an in-flight request must still finish. Store calls carry their own
+	// timeouts.
+	bg := context.Background()
+	d, derr := s.decide(bg, t, key, q)
 	if derr != nil {
 		writeError(ctx, derr)
 		ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
 		return
 	}
-	u, err := s.signer.Sign(ctx, presign.Request{
+	if s.testHookRoute != nil {
+		s.testHookRoute()
+	}
+	u, err := s.signer.Sign(bg, presign.Request{
 		Bucket:             d.Bucket,
 		Key:                d.ObjectKey,
 		TTL:                d.Route.TTL,

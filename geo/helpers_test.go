@@ -76,12 +76,14 @@ type netRec struct {
 // careful updater does.
 func writeMMDB(t testing.TB, path, dbType string, ipVersion int, recs ...netRec) string {
 	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType: dbType,
-		IPVersion:    ipVersion,
-		RecordSize:   28,
-		BuildEpoch:   1700000000,
-	})
+	return writeMMDBOpts(t, path, mmdbwriter.Options{DatabaseType: dbType, IPVersion: ipVersion}, recs...)
+}
+
+func writeMMDBOpts(t testing.TB, path string, opts mmdbwriter.Options, recs ...netRec) string {
+	t.Helper()
+	opts.RecordSize = 28
+	opts.BuildEpoch = fixtureBuildEpoch
+	tree, err := mmdbwriter.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +111,8 @@ func writeMMDB(t testing.TB, path, dbType string, ipVersion int, recs ...netRec)
 	}
 	return path
 }
+
+const fixtureBuildEpoch = 1700000000
 
 // Standard fixtures.
 

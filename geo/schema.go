@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
 )
 
 // schema is the record layout of a .mmdb file.
@@ -43,6 +44,49 @@ type flatRecord struct {
 }
 
 func (r *flatRecord) reset() { *r = flatRecord{} }
+
+// UnmarshalMaxMindDBCursor decodes a flat record without reflection: DB-IP
+// records carry eight keys and geo wants three, so it reads those and skips
+// the rest. Strings come from the reader's string cache.
+func (r *flatRecord) UnmarshalMaxMindDBCursor(c mmdbdata.Cursor) (mmdbdata.Cursor, error) {
+	m, err := c.Map()
+	if err != nil {
+		return mmdbdata.Cursor{}, mmdbdata.NormalizeUnmarshalError[flatRecord](err)
+	}
+	var next mmdbdata.Cursor
+	for {
+		key, val, ok := m.Next(next)
+		if !ok {
+			break
+		}
+		switch string(key) {
+		case "country_code":
+			r.CountryCode, next, err = readString(val)
+		case "state1":
+			r.State1, next, err = readString(val)
+		case "city":
+			r.City, next, err = readString(val)
+		default:
+			next, err = val.Skip()
+		}
+		if err != nil {
+			return mmdbdata.Cursor{}, err
+		}
+	}
+	return m.End()
+}
+
+// maxFieldLen bounds decoded strings: place names and codes are short, and a
+// hostile database must not make geo materialise megabytes per lookup.
+const maxFieldLen = 256
+
+func readString(c mmdbdata.Cursor) (string, mmdbdata.Cursor, error) {
+	s, next, err := c.ReadStringMaxSize(maxFieldLen)
+	if err != nil {
+		return "", mmdbdata.Cursor{}, mmdbdata.NormalizeUnmarshalError[string](err)
+	}
+	return s, next, nil
+}
 
 func (r *flatRecord) location() Location {
 	return Location{Country: r.CountryCode, Subdivision: r.State1, City: r.City}

@@ -184,12 +184,16 @@ func refSeg(p []rune, s string) bool {
 	}
 	switch p[0] {
 	case '*':
-		for i := 0; i <= len(s); i++ {
-			if (i == len(s) || utf8.RuneStart(s[i])) && refSeg(p[1:], s[i:]) {
+		for i := 0; ; {
+			if refSeg(p[1:], s[i:]) {
 				return true
 			}
+			if i == len(s) {
+				return false
+			}
+			_, n := utf8.DecodeRuneInString(s[i:])
+			i += n
 		}
-		return false
 	case '?':
 		if s == "" {
 			return false

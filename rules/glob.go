@@ -26,7 +26,11 @@ type glob struct {
 // globAlt is one brace-free alternative, split into segments.
 type globAlt struct {
 	segs   []string // "**" marks a multi-segment wildcard
+	lit    []bool   // lit[i]: segs[i] has no wildcard
 	prefix string   // literal key prefix every match must start with
+	suffix string   // literal key suffix every match must end with
+	stars  int      // number of "**" segments
+	star   int      // index of the "**" segment when stars == 1
 }
 
 func compileGlob(pattern string) (*glob, error) {
@@ -79,7 +83,21 @@ func compileGlob(pattern string) (*glob, error) {
 				prefix = strings.TrimSuffix(prefix, "/")
 			}
 		}
-		g.alts = append(g.alts, globAlt{segs: out, prefix: prefix})
+		a := globAlt{segs: out, prefix: prefix, lit: make([]bool, len(out))}
+		for i, s := range out {
+			a.lit[i] = !strings.ContainsAny(s, "*?")
+			if s == "**" {
+				a.stars++
+				a.star = i
+			}
+		}
+		if last := out[len(out)-1]; last != "**" {
+			a.suffix = last[strings.LastIndexAny(last, "*?")+1:]
+			if a.lit[len(out)-1] && len(out) > 1 && out[len(out)-2] != "**" {
+				a.suffix = "/" + last
+			}
+		}
+		g.alts = append(g.alts, a)
 	}
 	return g, nil
 }
@@ -160,9 +178,67 @@ func (g *glob) match(key string) bool {
 // most recent "**" is enough because segment patterns match exactly one
 // segment.
 func (a *globAlt) match(key string) bool {
-	if !strings.HasPrefix(key, a.prefix) {
+	if !strings.HasPrefix(key, a.prefix) || !strings.HasSuffix(key, a.suffix) {
 		return false
 	}
+	switch a.stars {
+	case 0:
+		return a.matchRange(key, len(a.segs)) && strings.Count(key, "/") == len(a.segs)-1
+	case 1:
+		// "**" absorbs whatever lies between the segments before it, matched
+		// from the start, and those after it, matched from the end.
+		if strings.Count(key, "/")+1 < len(a.segs)-1 {
+			return false
+		}
+		return a.matchRange(key, a.star) && a.matchTail(key, a.star+1)
+	}
+	return a.matchBacktrack(key)
+}
+
+// matchRange matches segs[0:n] against the first n key segments.
+func (a *globAlt) matchRange(key string, n int) bool {
+	ki := 0
+	for i := 0; i < n; i++ {
+		if ki > len(key) {
+			return false
+		}
+		seg, next, last := nextSeg(key, ki)
+		if !a.matchOne(i, seg) {
+			return false
+		}
+		ki = next
+		if last {
+			ki = len(key) + 1 // no segments left
+		}
+	}
+	return true
+}
+
+// matchTail matches segs[from:] against the last key segments.
+func (a *globAlt) matchTail(key string, from int) bool {
+	end := len(key)
+	for i := len(a.segs) - 1; i >= from; i-- {
+		if end < 0 {
+			return false
+		}
+		start := strings.LastIndexByte(key[:end], '/') + 1
+		if !a.matchOne(i, key[start:end]) {
+			return false
+		}
+		end = start - 1
+	}
+	return true
+}
+
+func (a *globAlt) matchOne(i int, seg string) bool {
+	if a.lit[i] {
+		return a.segs[i] == seg
+	}
+	return matchSeg(a.segs[i], seg)
+}
+
+// matchBacktrack handles patterns with several "**".
+func (a *globAlt) matchBacktrack(key string) bool {
 	segs := a.segs
 	pi, ki := 0, 0 // pattern segment index, byte offset of current key segment
 	keyDone := false

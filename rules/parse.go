@@ -724,6 +724,7 @@ func (p *parser) compile(def *Region) *Table {
 		}
 		t.routes = append(t.routes, r)
 	}
+	t.indexRoutes()
 	return t
 }
 

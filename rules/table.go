@@ -21,6 +21,12 @@ type Table struct {
 	byName  map[string]*Region // lower-case name -> region
 	def     *Region
 
+	// Route index: alternatives whose first pattern segment is literal,
+	// keyed by it, merged in route order with the alternatives whose first
+	// segment has a wildcard (routeWild), which apply to every key.
+	routeBySeg map[string][]routeAlt
+	routeWild  []routeAlt
+
 	// RegionFor index.
 	byCountry map[string][]*Region // upper-case country -> regions naming it, most specific first
 	noCountry []*Region            // regions with location criteria but no country, most specific first
@@ -77,7 +83,7 @@ func (t *Table) RegionFor(loc geo.Location) *Region {
 			buf[i] = c
 		}
 		for _, r := range t.byCountry[string(buf[:])] {
-			if r.matches(loc) {
+			if r.matchesInCountry(loc) {
 				return r
 			}
 		}
@@ -93,12 +99,49 @@ func (t *Table) RegionFor(loc geo.Location) *Region {
 // Route returns the first route whose pattern matches key, or nil. It does
 // not allocate.
 func (t *Table) Route(key string) *Route {
-	for _, r := range t.routes {
-		if r.glob.match(key) {
-			return r
+	first, _, _ := nextSeg(key, 0)
+	cands, ok := t.routeBySeg[first]
+	if !ok {
+		cands = t.routeWild
+	}
+	for i := range cands {
+		if cands[i].alt.match(key) {
+			return cands[i].route
 		}
 	}
 	return nil
+}
+
+type routeAlt struct {
+	route *Route
+	alt   *globAlt
+}
+
+// indexRoutes builds routeBySeg and routeWild from t.routes.
+func (t *Table) indexRoutes() {
+	var all []routeAlt
+	literal := map[string]bool{}
+	for _, r := range t.routes {
+		for i := range r.glob.alts {
+			a := &r.glob.alts[i]
+			all = append(all, routeAlt{r, a})
+			if !strings.ContainsAny(a.segs[0], "*?") {
+				literal[a.segs[0]] = true
+			}
+		}
+	}
+	t.routeBySeg = make(map[string][]routeAlt, len(literal))
+	for _, ra := range all {
+		first := ra.alt.segs[0]
+		if strings.ContainsAny(first, "*?") {
+			t.routeWild = append(t.routeWild, ra)
+			for seg := range literal {
+				t.routeBySeg[seg] = append(t.routeBySeg[seg], ra)
+			}
+			continue
+		}
+		t.routeBySeg[first] = append(t.routeBySeg[first], ra)
+	}
 }
 
 // Region is a named place: clients whose location matches its criteria are
@@ -136,6 +179,14 @@ const (
 	specSubdivision
 	specCity
 )
+
+// matchesInCountry is matches for a region already known to match the
+// country; the most selective criterion is checked first.
+func (r *Region) matchesInCountry(loc geo.Location) bool {
+	return matchAny(r.City, loc.City) &&
+		matchAny(r.Subdivision, loc.Subdivision) &&
+		matchAny(r.Continent, loc.Continent)
+}
 
 func (r *Region) matches(loc geo.Location) bool {
 	return matchAny(r.Country, loc.Country) &&

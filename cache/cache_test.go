@@ -1,0 +1,348 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for expiry tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newCache[K comparable, V any](t testing.TB, opts Options) *Cache[K, V] {
+	t.Helper()
+	c, err := New[K, V](opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNewOptions(t *testing.T) {
+	if _, err := New[string, int](Options{MaxEntries: -1}); err == nil {
+		t.Error("negative MaxEntries accepted")
+	}
+	c := newCache[string, int](t, Options{})
+	for i := range DefaultMaxEntries + 10 {
+		c.Set(string(rune(i)), i, 0)
+	}
+	if c.Len() != DefaultMaxEntries {
+		t.Errorf("Len = %d, want default %d", c.Len(), DefaultMaxEntries)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	clock := newFakeClock()
+	c := newCache[string, string](t, Options{MaxEntries: 10, Now: clock.Now})
+	c.Set("short", "a", time.Minute)
+	c.Set("forever", "b", 0)
+	c.Set("negative", "c", -time.Second)
+
+	tests := []struct {
+		name    string
+		advance time.Duration
+		key     string
+		want    string
+		hit     bool
+	}{
+		{"live before ttl", 0, "short", "a", true},
+		{"live just before ttl", time.Minute - time.Nanosecond, "short", "a", true},
+		{"dead at ttl", time.Nanosecond, "short", "", false},
+		{"ttl 0 never expires", 24 * time.Hour, "forever", "b", true},
+		{"negative ttl stores nothing", 0, "negative", "", false},
+	}
+	for _, tt := range tests {
+		clock.Advance(tt.advance)
+		got, ok := c.Get(tt.key)
+		if got != tt.want || ok != tt.hit {
+			t.Errorf("%s: Get(%q) = %q, %v; want %q, %v", tt.name, tt.key, got, ok, tt.want, tt.hit)
+		}
+	}
+	if c.Len() != 1 {
+		t.Errorf("Len = %d after expiry; expired entries should be removed", c.Len())
+	}
+	st := c.Stats()
+	if st.Hits != 3 || st.Misses != 2 || st.Expired != 1 {
+		t.Errorf("Stats = %+v", st)
+	}
+	// Re-setting an expired key revives it.
+	c.Set("short", "again", time.Minute)
+	if v, ok := c.Get("short"); !ok || v != "again" {
+		t.Errorf("Get after re-Set = %q, %v", v, ok)
+	}
+}
+
+func TestLRUEviction(t *testing.T) {
+	c := newCache[int, int](t, Options{MaxEntries: 3})
+	c.Set(1, 1, 0)
+	c.Set(2, 2, 0)
+	c.Set(3, 3, 0)
+	c.Get(1)       // 1 is now most recently used; 2 is the oldest
+	c.Set(4, 4, 0) // evicts 2
+	for k, want := range map[int]bool{1: true, 2: false, 3: true, 4: true} {
+		if _, ok := c.Get(k); ok != want {
+			t.Errorf("Get(%d) hit = %v, want %v", k, ok, want)
+		}
+	}
+	if st := c.Stats(); st.Evictions != 1 {
+		t.Errorf("Evictions = %d, want 1", st.Evictions)
+	}
+	c.Set(3, 33, 0) // replacing is not an eviction
+	if st := c.Stats(); st.Evictions != 1 || c.Len() != 3 {
+		t.Errorf("after replace: Evictions = %d, Len = %d", st.Evictions, c.Len())
+	}
+}
+
+func TestGetOrLoadCoalesces(t *testing.T) {
+	c := newCache[string, int](t, Options{MaxEntries: 10})
+	const n = 64
+	var calls atomic.Int32
+	release := make(chan struct{})
+	load := func(context.Context) (int, time.Duration, error) {
+		calls.Add(1)
+		<-release
+		return 42, time.Minute, nil
+	}
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	started.Add(n)
+	results := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			started.Done()
+			v, _, err := c.GetOrLoad(context.Background(), "k", load)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- v
+		})
+	}
+	started.Wait()
+	time.Sleep(20 * time.Millisecond) // let the callers pile onto the flight
+	close(release)
+	wg.Wait()
+	close(results)
+	for v := range results {
+		if v != 42 {
+			t.Errorf("got %d", v)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Errorf("load ran %d times, want 1", calls.Load())
+	}
+	if v, hit, _ := c.GetOrLoad(context.Background(), "k", load); !hit || v != 42 {
+		t.Errorf("after load: %d, hit=%v", v, hit)
+	}
+	if st := c.Stats(); st.Loads != 1 {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestGetOrLoadRechecksInFlight: a value stored between a caller's miss and
+// its flight is found by the flight, and load does not run.
+func TestGetOrLoadRechecksInFlight(t *testing.T) {
+	clock := newFakeClock()
+	c := newCache[string, string](t, Options{MaxEntries: 10, Now: clock.Now})
+	// Simulate the race deterministically: the first lookup misses, then
+	// another writer stores the value before the flight re-checks.
+	var once sync.Once
+	c.now = func() time.Time {
+		once.Do(func() { c.Set("k", "stored-by-other", time.Minute) })
+		return clock.Now()
+	}
+	c.Set("k", "stale", time.Nanosecond)
+	clock.Advance(time.Second) // "stale" is expired: GetOrLoad's first lookup misses
+	v, hit, err := c.GetOrLoad(context.Background(), "k", func(context.Context) (string, time.Duration, error) {
+		t.Error("load ran although the flight's re-check should have hit")
+		return "loaded", time.Minute, nil
+	})
+	if err != nil || v != "stored-by-other" || !hit {
+		t.Errorf("GetOrLoad = %q, %v, %v", v, hit, err)
+	}
+	if st := c.Stats(); st.Loads != 0 {
+		t.Errorf("Loads = %d", st.Loads)
+	}
+}
+
+func TestGetOrLoadErrorsNotCached(t *testing.T) {
+	c := newCache[string, int](t, Options{MaxEntries: 10})
+	boom := errors.New("boom")
+	calls := 0
+	load := func(context.Context) (int, time.Duration, error) {
+		calls++
+		if calls == 1 {
+			return 0, time.Minute, boom
+		}
+		return 7, time.Minute, nil
+	}
+	if _, _, err := c.GetOrLoad(context.Background(), "k", load); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if v, hit, err := c.GetOrLoad(context.Background(), "k", load); err != nil || v != 7 || hit {
+		t.Errorf("second call = %d, %v, %v", v, hit, err)
+	}
+}
+
+func TestGetOrLoadWaiterContext(t *testing.T) {
+	c := newCache[string, int](t, Options{MaxEntries: 10})
+	release := make(chan struct{})
+	go c.GetOrLoad(context.Background(), "k", func(context.Context) (int, time.Duration, error) {
+		<-release
+		return 1, time.Minute, nil
+	})
+	time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.GetOrLoad(ctx, "k", func(context.Context) (int, time.Duration, error) {
+		t.Error("waiter ran its own load")
+		return 0, 0, nil
+	}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiter err = %v", err)
+	}
+	close(release)
+}
+
+func TestGetOrLoadLeaderCancelledWaiterRetries(t *testing.T) {
+	c := newCache[string, int](t, Options{MaxEntries: 10})
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	inLoad := make(chan struct{})
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		c.GetOrLoad(leaderCtx, "k", func(ctx context.Context) (int, time.Duration, error) {
+			close(inLoad)
+			<-ctx.Done()
+			return 0, 0, ctx.Err()
+		})
+	}()
+	<-inLoad
+	waiter := make(chan int)
+	go func() {
+		v, _, err := c.GetOrLoad(context.Background(), "k", func(context.Context) (int, time.Duration, error) {
+			return 9, time.Minute, nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		waiter <- v
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cancelLeader()
+	<-leaderDone
+	if v := <-waiter; v != 9 {
+		t.Errorf("waiter got %d, want its own retry's 9", v)
+	}
+}
+
+func TestGetOrLoadPanic(t *testing.T) {
+	c := newCache[string, int](t, Options{MaxEntries: 10})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("panic was swallowed")
+			}
+		}()
+		c.GetOrLoad(context.Background(), "k", func(context.Context) (int, time.Duration, error) { panic("x") })
+	}()
+	// The flight was cleaned up: a new call loads normally.
+	if v, _, err := c.GetOrLoad(context.Background(), "k", func(context.Context) (int, time.Duration, error) {
+		return 3, time.Minute, nil
+	}); err != nil || v != 3 {
+		t.Errorf("after panic: %d, %v", v, err)
+	}
+}
+
+func TestConcurrentMixed(t *testing.T) {
+	c := newCache[int, int](t, Options{MaxEntries: 50})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := (i * (g + 1)) % 100
+				switch i % 3 {
+				case 0:
+					c.Set(k, k, time.Millisecond*time.Duration(i%5))
+				case 1:
+					if v, ok := c.Get(k); ok && v != k {
+						t.Errorf("Get(%d) = %d", k, v)
+					}
+				default:
+					v, _, err := c.GetOrLoad(context.Background(), k, func(context.Context) (int, time.Duration, error) {
+						return k, time.Millisecond, nil
+					})
+					if err != nil || v != k {
+						t.Errorf("GetOrLoad(%d) = %d, %v", k, v, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if c.Len() > 50 {
+		t.Errorf("Len = %d > MaxEntries", c.Len())
+	}
+}
+
+func TestGetHitAllocs(t *testing.T) {
+	c := newCache[string, []byte](t, Options{MaxEntries: 10})
+	c.Set("k", []byte("v"), time.Hour)
+	if a := testing.AllocsPerRun(1000, func() { c.Get("k") }); a != 0 {
+		t.Errorf("Get hit: %v allocs, want 0", a)
+	}
+	if a := testing.AllocsPerRun(1000, func() {
+		c.GetOrLoad(context.Background(), "k", nil)
+	}); a != 0 {
+		t.Errorf("GetOrLoad hit: %v allocs, want 0", a)
+	}
+}
+
+func BenchmarkCacheGetHit(b *testing.B) {
+	c := newCache[string, []byte](b, Options{MaxEntries: 1024})
+	c.Set("presign:edge-demo/egypt/cairo/maps/metro.png", []byte("https://example"), time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Get("presign:edge-demo/egypt/cairo/maps/metro.png")
+	}
+}
+
+func BenchmarkCacheGetHitParallel(b *testing.B) {
+	c := newCache[string, []byte](b, Options{MaxEntries: 1024})
+	c.Set("k", []byte("v"), time.Hour)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Get("k")
+		}
+	})
+}
+
+func BenchmarkCacheGetOrLoadMiss(b *testing.B) {
+	c := newCache[int, int](b, Options{MaxEntries: 1024})
+	load := func(context.Context) (int, time.Duration, error) { return 1, time.Hour, nil }
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		c.GetOrLoad(context.Background(), i, load)
+	}
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/internal/testenv"
+)
+
+// TestMain lets the test binary act as the edgegate binary for the
+// process-level tests (signals, exit codes).
+func TestMain(m *testing.M) {
+	if os.Getenv("EDGEGATE_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestCheckValid(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"check", "--config", "../../examples/edgegate.yaml"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "ok (rules") || !strings.Contains(out.String(), "7 regions, 2 routes") {
+		t.Fatalf("stdout %q", out.String())
+	}
+}
+
+func TestCheckInvalidRules(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"check", "--config", "../../examples/edgegate.yaml", "--rules", "testdata/bad-rules.yaml"}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q", code, out.String())
+	}
+	msg := errb.String()
+	// Every problem, each with file:line:col.
+	for _, want := range []string{
+		"testdata/bad-rules.yaml:1:",         // default_region names no region
+		"testdata/bad-rules.yaml:3:",         // fallback loop
+		"testdata/bad-rules.yaml:5:",         // ttl and unknown field
+		"nowhere", "colour", "7 days",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestCheckInvalidConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edgegate.yaml")
+	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\nlisten_port: 9\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "--config", cfg}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errb.String(), "line 2") || !strings.Contains(errb.String(), "listen_port") {
+		t.Fatalf("stderr %q lacks the line and the unknown field", errb.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "edgegate ") {
+		t.Fatalf("exit %d, stdout %q", code, out.String())
+	}
+	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
+		t.Fatalf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// The real process: SIGTERM while a request is half sent; the request is
+// still answered, then the process exits 0.
+func TestServeSIGTERMExitsCleanly(t *testing.T) {
+	endpoint := testenv.S3(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edgegate.yaml")
+	rules, _ := filepath.Abs("../../examples/rules.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`rules: %s
+shutdown_timeout: 5s
+s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-demo, secret_key: edgegate-demo-secret}
+`, rules, endpoint)), 0o644)
+	pub, adm := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--listen", pub, "--admin-listen", adm, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "EDGEGATE_TEST_RUN_MAIN=1")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + adm + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not start: %s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	conn, err := net.Dial("tcp", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Half a request: the connection is in flight, not idle.
+	fmt.Fprint(conn, "GET /r/map-tiles.zip?region=uk-london HTTP/1.1\r\nHost: x\r\n")
+	time.Sleep(100 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	fmt.Fprint(conn, "\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request got no answer after SIGTERM: %v\nlogs: %s", err, logs.String())
+	}
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("status %d, want 302", resp.StatusCode)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Fatalf("exit: %v\nlogs: %s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("process still running 10s after SIGTERM\nlogs: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "stopped cleanly") {
+		t.Errorf("logs lack the clean-stop line: %s", logs.String())
+	}
+}
