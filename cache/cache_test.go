@@ -163,15 +163,18 @@ func TestGetOrLoadCoalesces(t *testing.T) {
 func TestGetOrLoadRechecksInFlight(t *testing.T) {
 	clock := newFakeClock()
 	c := newCache[string, string](t, Options{MaxEntries: 10, Now: clock.Now})
-	// Simulate the race deterministically: the first lookup misses, then
-	// another writer stores the value before the flight re-checks.
-	var once sync.Once
-	c.now = func() time.Time {
-		once.Do(func() { c.Set("k", "stored-by-other", time.Minute) })
-		return clock.Now()
-	}
 	c.Set("k", "stale", time.Nanosecond)
 	clock.Advance(time.Second) // "stale" is expired: GetOrLoad's first lookup misses
+	// Simulate the race deterministically: while the first lookup checks the
+	// stale entry's expiry, another writer stores a fresh value.
+	fired := false
+	c.now = func() time.Time {
+		if !fired {
+			fired = true
+			c.Set("k", "stored-by-other", 0) // ttl 0 does not read the clock
+		}
+		return clock.Now()
+	}
 	v, hit, err := c.GetOrLoad(context.Background(), "k", func(context.Context) (string, time.Duration, error) {
 		t.Error("load ran although the flight's re-check should have hit")
 		return "loaded", time.Minute, nil

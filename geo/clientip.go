@@ -1,10 +1,9 @@
 package geo
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
-
-	"go4.org/netipx"
 )
 
 // Headers is the read-only view of request headers geo needs.
@@ -51,8 +50,7 @@ const (
 // IPResolver decides which address is the client and reads CDN geo headers.
 // It is immutable after NewIPResolver and safe for concurrent use.
 type IPResolver struct {
-	trusted    *netipx.IPSet
-	anyTrusted bool
+	trusted    trustSet
 	header     string
 	mode       headerMode
 	cdnHeaders bool
@@ -64,15 +62,15 @@ func NewIPResolver(cfg Config) (*IPResolver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var b netipx.IPSetBuilder
+	prefixes := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
 	for _, s := range cfg.TrustedProxies {
 		p, err := parseTrusted(s)
 		if err != nil { // unreachable after Validate; kept for safety
 			return nil, fmt.Errorf("geo: trusted_proxies: %w", err)
 		}
-		b.AddPrefix(p)
+		prefixes = append(prefixes, p)
 	}
-	set, err := b.IPSet()
+	set, err := newTrustSet(prefixes)
 	if err != nil {
 		return nil, fmt.Errorf("geo: trusted_proxies: %w", err)
 	}
@@ -86,7 +84,6 @@ func NewIPResolver(cfg Config) (*IPResolver, error) {
 	}
 	return &IPResolver{
 		trusted:    set,
-		anyTrusted: len(cfg.TrustedProxies) > 0,
 		header:     header,
 		mode:       mode,
 		cdnHeaders: cfg.CDNHeaders,
@@ -96,10 +93,7 @@ func NewIPResolver(cfg Config) (*IPResolver, error) {
 // Trusted reports whether ip is inside trusted_proxies. IPv4-mapped IPv6
 // addresses match their IPv4 form; zones are ignored.
 func (r *IPResolver) Trusted(ip netip.Addr) bool {
-	if !r.anyTrusted || !ip.IsValid() {
-		return false
-	}
-	return r.trusted.Contains(ip.Unmap().WithZone(""))
+	return r.trusted.contains(ip.Unmap())
 }
 
 // ClientIP returns the client address for a request that arrived from peer.
@@ -116,7 +110,7 @@ func (r *IPResolver) Trusted(ip netip.Addr) bool {
 // ClientIP does not allocate and does not retain h or its bytes.
 func (r *IPResolver) ClientIP(peer netip.Addr, h Headers) (netip.Addr, IPSource) {
 	peer = peer.Unmap().WithZone("")
-	if !r.anyTrusted || h == nil || !r.trusted.Contains(peer) {
+	if h == nil || !r.trusted.contains(peer) {
 		return peer, IPFromPeer
 	}
 	switch r.mode {
@@ -137,16 +131,13 @@ func (r *IPResolver) ClientIP(peer netip.Addr, h Headers) (netip.Addr, IPSource)
 func (r *IPResolver) walkXFF(v []byte) (netip.Addr, bool) {
 	var leftmost netip.Addr
 	for end := len(v); end > 0; {
-		start := end - 1
-		for start >= 0 && v[start] != ',' {
-			start--
-		}
+		start := bytes.LastIndexByte(v[:end], ',') // -1 for the leftmost entry
 		a, ok := parseHostPort(v[start+1:end], false)
 		end = start
 		if !ok {
 			continue
 		}
-		if !r.trusted.Contains(a) {
+		if !r.trusted.contains(a) {
 			return a, true
 		}
 		leftmost = a

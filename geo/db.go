@@ -82,6 +82,7 @@ type layer struct {
 	r      *maxminddb.Reader
 	schema schema
 	ipv4   bool // IPv4-only file: skip IPv6 lookups
+	cache  *recordCache
 }
 
 // OpenDB opens paths in order. With no paths it returns a DB that knows no
@@ -144,6 +145,7 @@ func openLayer(path string) (*layer, error) {
 		r:      r,
 		schema: sc,
 		ipv4:   r.Metadata.IPVersion == 4,
+		cache:  new(recordCache),
 	}, nil
 }
 
@@ -154,9 +156,10 @@ func openLayer(path string) (*layer, error) {
 // are looked up as IPv4. Continent is derived from the country when the
 // database has none.
 //
-// Lookup does not allocate when the strings it returns are in the reader's
-// string cache (always for countries and continents, usually for regions
-// and cities); otherwise it allocates once per missed string.
+// Decoded records are cached per file (see recordCache): a lookup whose
+// record is cached does not allocate; one that decodes a record allocates
+// its cache entry, plus a string when a region or city name is not in the
+// reader's string cache.
 func (db *DB) Lookup(ip netip.Addr) (loc Location, source string, ok bool) {
 	ip = ip.Unmap().WithZone("")
 	if hasNoLocation(ip) {
@@ -171,7 +174,15 @@ func (db *DB) Lookup(ip netip.Addr) (loc Location, source string, ok bool) {
 		if !res.Found() {
 			continue
 		}
+		off := res.Offset()
+		if e := l.cache.get(off); e != nil {
+			if e.ok {
+				return e.loc, l.name, true
+			}
+			continue
+		}
 		loc, ok = db.decode(l, res)
+		l.cache.put(off, loc, ok)
 		if ok {
 			return loc, l.name, true
 		}

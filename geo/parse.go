@@ -1,6 +1,9 @@
 package geo
 
-import "net/netip"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // The parsers in this file read header bytes without allocating: netip's own
 // ParseAddr needs a string (a copy of the header) and allocates an error
@@ -191,13 +194,7 @@ func parseHostPort(b []byte, v6Port bool) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	if b[0] == '[' {
-		end := -1
-		for i, c := range b {
-			if c == ']' {
-				end = i
-				break
-			}
-		}
+		end := bytes.IndexByte(b, ']')
 		if end < 0 {
 			return netip.Addr{}, false
 		}
@@ -208,28 +205,23 @@ func parseHostPort(b []byte, v6Port bool) (netip.Addr, bool) {
 		a, ok := parseIPv6(b[1:end])
 		return a.Unmap(), ok
 	}
-	colons, last := 0, -1
-	for i, c := range b {
-		if c == ':' {
-			colons++
-			last = i
-		}
-	}
+	last := bytes.LastIndexByte(b, ':')
 	switch {
-	case colons == 1:
+	case last < 0:
+		return parseIPv4(b)
+	case bytes.IndexByte(b, ':') == last:
 		// IPv4 with port (a one-colon IPv6 address does not exist).
 		if !isPort(b[last+1:]) {
 			return netip.Addr{}, false
 		}
-		a, ok := parseIPv4(b[:last])
-		return a, ok
-	case colons > 1 && v6Port:
+		return parseIPv4(b[:last])
+	case v6Port:
 		if !isPort(b[last+1:]) {
 			return netip.Addr{}, false
 		}
 		a, ok := parseIPv6(b[:last])
 		return a.Unmap(), ok
 	}
-	a, ok := parseAddr(b)
+	a, ok := parseIPv6(b)
 	return a.Unmap(), ok
 }

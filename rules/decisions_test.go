@@ -66,6 +66,8 @@ func TestRegionFor(t *testing.T) {
 		{"unknown", geo.Location{Country: "JP", Continent: "AS"}, "<nil>"},
 		{"zero", geo.Location{}, "<nil>"},
 		{"city without country never matches a city region", geo.Location{City: "Cairo"}, "<nil>"},
+		{"non-ASCII city folds case", geo.Location{Country: "BR", City: "SÃO PAULO"}, "br-sao-paulo"},
+		{"non-ASCII city exact", geo.Location{Country: "br", City: "São Paulo"}, "br-sao-paulo"},
 		{"long country", geo.Location{Country: "EGY"}, "<nil>"},
 	}
 	for _, tt := range tests {
@@ -82,7 +84,7 @@ func TestRoute(t *testing.T) {
 	tests := []struct{ key, want string }{
 		{"maps/cairo/tile-01.png", "tiles"},
 		{"tiles/x/tile-ab.png", "tiles"},
-		{"tiles/x/tile-abc.png", "assets"}, // ?? is exactly two characters
+		{"tiles/x/tile-abc.png", "assets"},  // ?? is exactly two characters
 		{"tiles/x/y/tile-ab.png", "assets"}, // * never crosses "/"
 		{"maps/cairo/metro.png", "maps"},
 		{"maps/a/b/c", "maps"},

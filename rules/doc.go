@@ -17,6 +17,33 @@
 // builds and validates a complete new Table before swapping it in; a file
 // that fails validation never replaces a good one.
 //
+// # The rules file
+//
+//	default_region: global            # required; names a region
+//	regions:                          # name (lower-case slug) -> criteria
+//	  egypt-cairo: {country: EG, city: Cairo, prefix: egypt/cairo/, fallback: egypt}
+//	  egypt:       {country: EG, prefix: egypt/, fallback: global, max_ttl: 1d, formats: [webp, jpeg]}
+//	  europe:      {continent: EU, prefix: europe/, fallback: global}
+//	  global:      {prefix: global/}  # no criteria: reached by name, default or fallback
+//	routes:                           # ordered; the first matching route wins
+//	  - {name: maps, match: "maps/**", bucket: edge-demo, delivery: presign, ttl: 1h,
+//	     fallback: exists, regions: {egypt: maps-eg/}}
+//	  - {name: web, match: "**", bucket: edge-web, delivery: cdn, cdn: "https://cdn.example.com", ttl: 7d}
+//
+// Region criteria (country, subdivision, city, continent) take a string or
+// a list; all given criteria must match, and a region naming a city or
+// subdivision must name a country too. Specificity is city > subdivision >
+// country > continent; two regions that some location could match at the
+// same specificity are rejected as ambiguous. Prefixes are "" or end in
+// "/", with no leading "/", ".." segment, backslash or control character.
+//
+// Route patterns: "*" matches within one path segment, "?" one character
+// of a segment, "**" (a whole segment) any number of segments including
+// none, and "{a,b}" alternatives. Durations are Go durations with an
+// optional leading day count ("7d", "1d12h"); presigned URLs live at most
+// 7 days. Unknown fields, duplicate keys, unknown or looping fallbacks and
+// bad values are all reported together, each with file:line:column.
+//
 // The package does not resolve client addresses to locations (package geo
 // does), does not sign URLs (package presign), does not talk to object
 // storage (package store) and knows nothing of HTTP (package gateway wires

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,10 +14,10 @@ const maxGlobAlternatives = 64
 
 // glob is a compiled key pattern. Syntax:
 //
-//	*       any run of characters within one path segment (never crosses "/")
-//	?       exactly one character within a segment
-//	**      a whole segment: any number of segments, including zero
-//	{a,b}   alternatives (may nest, may contain "/"); expanded at compile time
+//   - any run of characters within one path segment (never crosses "/")
+//     ?       exactly one character within a segment
+//     **      a whole segment: any number of segments, including zero
+//     {a,b}   alternatives (may nest, may contain "/"); expanded at compile time
 //
 // Every other character matches itself. Matching does not allocate.
 type glob struct {
@@ -27,10 +28,14 @@ type glob struct {
 type globAlt struct {
 	segs   []string // "**" marks a multi-segment wildcard
 	lit    []bool   // lit[i]: segs[i] has no wildcard
+	one    []star1  // one[i].ok: segs[i] is pre*suf (one "*", no "?")
 	prefix string   // literal key prefix every match must start with
 	suffix string   // literal key suffix every match must end with
 	stars  int      // number of "**" segments
 	star   int      // index of the "**" segment when stars == 1
+	// headLit is the segments before the first "**" (all of them if there
+	// is none) joined by "/", when they are all literal and non-empty.
+	headLit string
 }
 
 func compileGlob(pattern string) (*glob, error) {
@@ -83,9 +88,13 @@ func compileGlob(pattern string) (*glob, error) {
 				prefix = strings.TrimSuffix(prefix, "/")
 			}
 		}
-		a := globAlt{segs: out, prefix: prefix, lit: make([]bool, len(out))}
+		a := globAlt{segs: out, prefix: prefix, lit: make([]bool, len(out)), one: make([]star1, len(out))}
 		for i, s := range out {
 			a.lit[i] = !strings.ContainsAny(s, "*?")
+			if s != "**" && strings.Count(s, "*") == 1 && !strings.Contains(s, "?") {
+				j := strings.IndexByte(s, '*')
+				a.one[i] = star1{ok: true, pre: s[:j], suf: s[j+1:]}
+			}
 			if s == "**" {
 				a.stars++
 				a.star = i
@@ -96,6 +105,13 @@ func compileGlob(pattern string) (*glob, error) {
 			if a.lit[len(out)-1] && len(out) > 1 && out[len(out)-2] != "**" {
 				a.suffix = "/" + last
 			}
+		}
+		head := out
+		if a.stars > 0 {
+			head = out[:slices.Index(out, "**")]
+		}
+		if len(head) > 0 && !slices.ContainsFunc(head, func(s string) bool { return strings.ContainsAny(s, "*?") }) {
+			a.headLit = strings.Join(head, "/")
 		}
 		g.alts = append(g.alts, a)
 	}
@@ -183,46 +199,59 @@ func (a *globAlt) match(key string) bool {
 	}
 	switch a.stars {
 	case 0:
-		return a.matchRange(key, len(a.segs)) && strings.Count(key, "/") == len(a.segs)-1
+		_, exhausted, ok := a.matchHead(key, len(a.segs))
+		return ok && exhausted
 	case 1:
 		// "**" absorbs whatever lies between the segments before it, matched
 		// from the start, and those after it, matched from the end.
-		if strings.Count(key, "/")+1 < len(a.segs)-1 {
+		off, exhausted, ok := a.matchHead(key, a.star)
+		if !ok {
 			return false
 		}
-		return a.matchRange(key, a.star) && a.matchTail(key, a.star+1)
+		if exhausted {
+			return a.star == len(a.segs)-1 // only "**" left: it matches zero segments
+		}
+		return a.matchTail(key[off:], a.star+1)
 	}
 	return a.matchBacktrack(key)
 }
 
-// matchRange matches segs[0:n] against the first n key segments.
-func (a *globAlt) matchRange(key string, n int) bool {
-	ki := 0
+// matchHead matches segs[:n] against the first n key segments. It returns
+// the offset of the key segment after them, or exhausted if the key has no
+// segment left.
+func (a *globAlt) matchHead(key string, n int) (off int, exhausted, ok bool) {
+	if n == 0 {
+		return 0, false, true
+	}
+	if a.headLit != "" {
+		if len(key) > len(a.headLit) && key[len(a.headLit)] == '/' && strings.HasPrefix(key, a.headLit) {
+			return len(a.headLit) + 1, false, true
+		}
+		return 0, true, key == a.headLit
+	}
 	for i := 0; i < n; i++ {
-		if ki > len(key) {
-			return false
+		if exhausted {
+			return 0, false, false
 		}
-		seg, next, last := nextSeg(key, ki)
+		var seg string
+		seg, off, exhausted = nextSeg(key, off)
 		if !a.matchOne(i, seg) {
-			return false
-		}
-		ki = next
-		if last {
-			ki = len(key) + 1 // no segments left
+			return 0, false, false
 		}
 	}
-	return true
+	return off, exhausted, true
 }
 
-// matchTail matches segs[from:] against the last key segments.
-func (a *globAlt) matchTail(key string, from int) bool {
-	end := len(key)
+// matchTail matches segs[from:] against the last segments of rest, which
+// must have at least that many segments.
+func (a *globAlt) matchTail(rest string, from int) bool {
+	end := len(rest)
 	for i := len(a.segs) - 1; i >= from; i-- {
 		if end < 0 {
 			return false
 		}
-		start := strings.LastIndexByte(key[:end], '/') + 1
-		if !a.matchOne(i, key[start:end]) {
+		start := strings.LastIndexByte(rest[:end], '/') + 1
+		if !a.matchOne(i, rest[start:end]) {
 			return false
 		}
 		end = start - 1
@@ -234,7 +263,16 @@ func (a *globAlt) matchOne(i int, seg string) bool {
 	if a.lit[i] {
 		return a.segs[i] == seg
 	}
+	if o := &a.one[i]; o.ok {
+		return len(seg) >= len(o.pre)+len(o.suf) && strings.HasPrefix(seg, o.pre) && strings.HasSuffix(seg, o.suf)
+	}
 	return matchSeg(a.segs[i], seg)
+}
+
+// star1 is a segment pattern with a single "*": pre*suf.
+type star1 struct {
+	ok       bool
+	pre, suf string
 }
 
 // matchBacktrack handles patterns with several "**".
@@ -261,7 +299,7 @@ func (a *globAlt) matchBacktrack(key string) bool {
 				continue
 			}
 			seg, next, last := nextSeg(key, ki)
-			if matchSeg(segs[pi], seg) {
+			if a.matchOne(pi, seg) {
 				pi++
 				ki = next
 				keyDone = last

@@ -18,7 +18,6 @@ import (
 // and review the diff.
 var updateGolden = os.Getenv("EDGEGATE_UPDATE_GOLDEN") != ""
 
-
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/rules/*.yaml")
 	if err != nil || len(files) == 0 {

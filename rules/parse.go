@@ -1,11 +1,13 @@
 package rules
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/netip"
 	"net/url"
@@ -94,13 +96,18 @@ func (p *parser) addf(n *yaml.Node, format string, args ...any) {
 
 func (p *parser) parse(data []byte) *Table {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		p.yamlError(err)
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.addf(nil, "empty rules file: need default_region, regions and routes")
 		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.addf(&extra, "a rules file holds one YAML document; remove this \"---\" and what follows")
 	}
 	top := deref(doc.Content[0])
 	if top.Kind != yaml.MappingNode {
@@ -446,7 +453,7 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 	}
 	label := "route " + routeLabel(r, i)
 	var hasBucket, hasTTL, hasDelivery bool
-	var cdnNode *yaml.Node
+	var cdnNode, ttlNode *yaml.Node
 	for _, f := range fields {
 		what := label + ": " + f.key
 		switch f.key {
@@ -490,12 +497,7 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 					p.addf(f.v, "%s: %v", what, err)
 					continue
 				}
-				r.TTL, hasTTL = dur, true
-				defer func(n *yaml.Node) { // after delivery is known
-					if hasDelivery && r.Delivery == Presign && r.TTL > MaxPresignTTL {
-						p.addf(n, "%s: %s is over 7 days, the longest a presigned URL can live", what, s)
-					}
-				}(f.v)
+				r.TTL, hasTTL, ttlNode = dur, true, f.v
 			}
 		case "cdn":
 			if s, ok := p.scalar(f.v, what); ok {
@@ -551,6 +553,9 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 	}
 	if !hasTTL && !slices.ContainsFunc(fields, func(f pair) bool { return f.key == "ttl" }) {
 		p.addf(n, "%s: missing ttl", label)
+	}
+	if hasTTL && hasDelivery && r.Delivery == Presign && r.TTL > MaxPresignTTL {
+		p.addf(ttlNode, "%s: ttl: %s is over 7 days, the longest a presigned URL can live", label, ttlNode.Value)
 	}
 	if hasDelivery && r.Delivery == CDN && cdnNode == nil {
 		p.addf(n, "%s: delivery cdn needs a cdn base URL", label)
@@ -686,23 +691,50 @@ func (p *parser) compile(def *Region) *Table {
 	t := &Table{
 		def:       def,
 		byName:    make(map[string]*Region, len(p.regions)),
-		byCountry: map[string][]*Region{},
+		byCity:    map[string][]*Region{},
+		byCountry: map[string]*countryIndex{},
 	}
 	for i, d := range p.regions {
 		r := d.r
 		r.tbl, r.idx = t, i
 		t.regions = append(t.regions, r)
 		t.byName[strings.ToLower(r.Name)] = r
-		for _, c := range r.Country {
-			t.byCountry[c] = append(t.byCountry[c], r)
+		if len(r.Country) == 0 {
+			if r.spec != specNone {
+				t.noCountry = append(t.noCountry, r)
+			}
+			continue
 		}
-		if len(r.Country) == 0 && r.spec != specNone {
-			t.noCountry = append(t.noCountry, r)
+		for _, c := range r.Country {
+			ci := t.byCountry[c]
+			if ci == nil {
+				ci = &countryIndex{}
+				t.byCountry[c] = ci
+			}
+			if len(r.City) == 0 {
+				ci.rest = append(ci.rest, r)
+				continue
+			}
+			ci.allCity = append(ci.allCity, r)
+			indexed := true
+			for _, city := range r.City {
+				if !isASCII(city) || len(city) > maxIndexedCity {
+					indexed = false
+					continue
+				}
+				key := c + strings.ToLower(city)
+				if !slices.Contains(t.byCity[key], r) {
+					t.byCity[key] = append(t.byCity[key], r)
+				}
+			}
+			if !indexed {
+				ci.cityScan = append(ci.cityScan, r)
+			}
 		}
 	}
 	bySpec := func(a, b *Region) int { return cmp.Or(cmp.Compare(b.spec, a.spec), cmp.Compare(a.idx, b.idx)) }
-	for _, list := range t.byCountry {
-		slices.SortStableFunc(list, bySpec)
+	for _, ci := range t.byCountry {
+		slices.SortStableFunc(ci.rest, bySpec)
 	}
 	slices.SortStableFunc(t.noCountry, bySpec)
 	for _, d := range p.routes {

@@ -22,8 +22,8 @@ type StoreOptions struct {
 	Logger *slog.Logger
 	// OnReload is called after every reload attempt, e.g. to update
 	// metrics. On success t is the new table and err is nil; on failure t
-	// is the table still being served and err says why. It must not call
-	// back into the Store's Reload.
+	// is the table still being served and err says why. It runs after the
+	// reload lock is released, so it may call Status.
 	OnReload func(t *Table, err error)
 	// Debounce is how long the watcher waits for file events to settle
 	// before reloading. Default 100ms.
@@ -108,13 +108,23 @@ func (s *Store) Table() *Table { return s.cur.Load() }
 // On error the old table keeps serving and the error is returned.
 func (s *Store) Reload() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := statFile(s.path)
 	data, err := os.ReadFile(s.path)
+	var t *Table
 	if err != nil {
-		return s.finish(nil, "err:"+err.Error(), st, fmt.Errorf("rules: reload: %w", err))
+		t, err = s.finish(nil, "err:"+err.Error(), st, fmt.Errorf("rules: reload: %w", err))
+	} else {
+		t, err = s.apply(data, st)
 	}
-	return s.apply(data, st)
+	s.mu.Unlock()
+	s.notify(t, err)
+	return err
+}
+
+func (s *Store) notify(t *Table, err error) {
+	if s.opts.OnReload != nil {
+		s.opts.OnReload(t, err)
+	}
 }
 
 // reloadIfChanged reloads only if the file's bytes differ from the last
@@ -122,31 +132,37 @@ func (s *Store) Reload() error {
 // still invalid) file are free of side effects.
 func (s *Store) reloadIfChanged() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := statFile(s.path)
 	data, err := os.ReadFile(s.path)
-	if err != nil {
+	var t *Table
+	switch {
+	case err != nil:
 		key := "err:" + err.Error()
-		if key != s.lastAttempt {
-			s.finish(nil, key, st, fmt.Errorf("rules: reload: %w", err))
+		if key == s.lastAttempt {
+			s.mu.Unlock()
+			return
 		}
-		return
-	}
-	if fullHash(data) == s.lastAttempt {
+		t, err = s.finish(nil, key, st, fmt.Errorf("rules: reload: %w", err))
+	case fullHash(data) == s.lastAttempt:
 		s.lastStat = st
+		s.mu.Unlock()
 		return
+	default:
+		t, err = s.apply(data, st)
 	}
-	s.apply(data, st)
+	s.mu.Unlock()
+	s.notify(t, err)
 }
 
 // apply parses data and swaps it in. s.mu must be held.
-func (s *Store) apply(data []byte, st fileStat) error {
+func (s *Store) apply(data []byte, st fileStat) (*Table, error) {
 	t, err := Parse(s.path, data)
 	return s.finish(t, fullHash(data), st, err)
 }
 
-// finish records a reload attempt. s.mu must be held.
-func (s *Store) finish(t *Table, attempt string, st fileStat, err error) error {
+// finish records a reload attempt and returns what to pass to OnReload
+// once s.mu is released. s.mu must be held.
+func (s *Store) finish(t *Table, attempt string, st fileStat, err error) (*Table, error) {
 	s.lastAttempt, s.lastStat = attempt, st
 	now := time.Now()
 	if err != nil {
@@ -154,10 +170,7 @@ func (s *Store) finish(t *Table, attempt string, st fileStat, err error) error {
 		s.lastErr, s.lastErrAt = err.Error(), now
 		old := s.cur.Load()
 		s.log.Error("rules: reload failed; keeping the current rules", "path", s.path, "serving", old.Hash(), "err", err)
-		if s.opts.OnReload != nil {
-			s.opts.OnReload(old, err)
-		}
-		return err
+		return old, err
 	}
 	old := s.cur.Swap(t)
 	s.reloads++
@@ -165,10 +178,7 @@ func (s *Store) finish(t *Table, attempt string, st fileStat, err error) error {
 	s.lastErr, s.lastErrAt = "", time.Time{}
 	s.log.Info("rules: reloaded", "path", s.path, "hash", t.Hash(), "previous", old.Hash(),
 		"regions", len(t.regions), "routes", len(t.routes))
-	if s.opts.OnReload != nil {
-		s.opts.OnReload(t, nil)
-	}
-	return nil
+	return t, nil
 }
 
 // Status returns a snapshot of the store's state.
@@ -303,4 +313,3 @@ func fullHash(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
-

@@ -28,8 +28,11 @@ type Table struct {
 	routeWild  []routeAlt
 
 	// RegionFor index.
-	byCountry map[string][]*Region // upper-case country -> regions naming it, most specific first
-	noCountry []*Region            // regions with location criteria but no country, most specific first
+	// Validation guarantees at most one region per specificity level
+	// matches a location, so within a level the scan order is irrelevant.
+	byCity    map[string][]*Region     // upper country + ASCII-lower city -> city regions
+	byCountry map[string]*countryIndex // upper-case country -> its regions
+	noCountry []*Region                // regions with location criteria but no country, most specific first
 }
 
 // Hash returns the first 12 hex characters of the SHA-256 of the file bytes.
@@ -50,6 +53,9 @@ func (t *Table) Routes() []*Route { return t.routes }
 // Region returns the region with this name, compared case-insensitively, or
 // nil. It does not allocate.
 func (t *Table) Region(name string) *Region {
+	if name == "" {
+		return nil
+	}
 	if r, ok := t.byName[name]; ok {
 		return r
 	}
@@ -74,7 +80,7 @@ func (t *Table) Region(name string) *Region {
 // Comparisons ignore case. It does not allocate.
 func (t *Table) RegionFor(loc geo.Location) *Region {
 	if len(loc.Country) == 2 {
-		var buf [2]byte
+		var buf [2 + maxIndexedCity]byte
 		for i := 0; i < 2; i++ {
 			c := loc.Country[i]
 			if 'a' <= c && c <= 'z' {
@@ -82,9 +88,30 @@ func (t *Table) RegionFor(loc geo.Location) *Region {
 			}
 			buf[i] = c
 		}
-		for _, r := range t.byCountry[string(buf[:])] {
-			if r.matchesInCountry(loc) {
-				return r
+		asciiCity := len(loc.City) <= maxIndexedCity && isASCII(loc.City)
+		if loc.City != "" && asciiCity {
+			n := 2 + copy(buf[2:], loc.City)
+			asciiLower(buf[2:n])
+			for _, r := range t.byCity[string(buf[:n])] {
+				if r.matchesInCountry(loc) {
+					return r
+				}
+			}
+		}
+		if ci := t.byCountry[string(buf[:2])]; ci != nil {
+			cities := ci.cityScan
+			if !asciiCity {
+				cities = ci.allCity
+			}
+			for _, r := range cities {
+				if r.matchesInCountry(loc) {
+					return r
+				}
+			}
+			for _, r := range ci.rest {
+				if r.matchesInCountry(loc) {
+					return r
+				}
 			}
 		}
 	}
@@ -94,6 +121,34 @@ func (t *Table) RegionFor(loc geo.Location) *Region {
 		}
 	}
 	return nil
+}
+
+// maxIndexedCity is the longest city name RegionFor looks up in its index;
+// longer names are matched by scanning.
+const maxIndexedCity = 64
+
+// countryIndex holds one country's regions for RegionFor.
+type countryIndex struct {
+	allCity  []*Region // every region with city criteria
+	cityScan []*Region // city regions with a non-ASCII name (not in byCity: Unicode folding)
+	rest     []*Region // subdivision and country regions, most specific first
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiLower(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
 }
 
 // Route returns the first route whose pattern matches key, or nil. It does

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh >/dev/null
+# Real DB-IP City Lite files (CC BY 4.0) for the GeoIP tests, cached in .data/geoip.
+bash scripts/fetch-geoip.sh .data/geoip >/dev/null
+export EDGEGATE_GEOIP_DIR="$PWD/.data/geoip"
 tmp=$(mktemp -d)
 port=""
 for _ in $(seq 1 50); do
