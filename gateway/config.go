@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/store"
 )
 
@@ -33,6 +34,21 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	Log          LogConfig     `yaml:"log"`
 	S3           store.Config  `yaml:"s3"`
+	// Geo: trusted proxies, CDN geo headers and GeoIP databases (paths
+	// relative to the config file's directory).
+	Geo geo.Config `yaml:"geo"`
+	// Exists tunes the existence checks of routes with `fallback: exists`.
+	Exists ExistsConfig `yaml:"exists"`
+}
+
+// ExistsConfig bounds the HEAD-request cache behind `fallback: exists`.
+type ExistsConfig struct {
+	// TTL keeps a "found" answer. Default 60s.
+	TTL time.Duration `yaml:"ttl"`
+	// NegativeTTL keeps a "not found" answer. Default 10s.
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// MaxEntries bounds the cache. Default 100000.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // LogConfig selects the log format and level.
@@ -51,6 +67,7 @@ func DefaultConfig() Config {
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
 		Log:             LogConfig{Format: "text", Level: "info"},
+		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000},
 	}
 }
 
@@ -69,6 +86,11 @@ func LoadConfig(path string) (Config, error) {
 	cfg.S3.ApplyEnv(os.Getenv)
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
+	}
+	for i, db := range cfg.Geo.Databases {
+		if db != "" && !filepath.IsAbs(db) {
+			cfg.Geo.Databases[i] = filepath.Join(filepath.Dir(path), db)
+		}
 	}
 	return cfg, nil
 }
@@ -111,6 +133,12 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 {
+		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl and exists.max_entries must be positive"))
+	}
+	if err := c.Geo.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.S3.Validate(); err != nil {
 		errs = append(errs, err)

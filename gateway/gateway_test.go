@@ -178,10 +178,10 @@ func TestRouteDefaultRegion(t *testing.T) {
 
 func TestRouteJSON(t *testing.T) {
 	g := startGateway(t, demoRules(t))
-	redirect, _ := get(t, g.base+"/r/maps/cairo.zip?region=egypt-cairo")
+	redirect, _ := get(t, g.base+"/r/maps/world.zip?region=egypt-cairo")
 	for name, req := range map[string][]string{
-		"format=json": {g.base + "/r/maps/cairo.zip?region=egypt-cairo&format=json"},
-		"Accept":      {g.base + "/r/maps/cairo.zip?region=egypt-cairo", "Accept", "application/json"},
+		"format=json": {g.base + "/r/maps/world.zip?region=egypt-cairo&format=json"},
+		"Accept":      {g.base + "/r/maps/world.zip?region=egypt-cairo", "Accept", "application/json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resp, body := get(t, req[0], req[1:]...)
@@ -196,7 +196,7 @@ func TestRouteJSON(t *testing.T) {
 				t.Fatalf("%v: %s", err, body)
 			}
 			want := map[string]string{"region": "egypt-cairo", "region_source": "query", "rule": "maps",
-				"bucket": "edge-demo", "key": "egypt/cairo/maps/cairo.zip", "delivery": "presign"}
+				"bucket": "edge-demo", "key": "egypt/cairo/maps/world.zip", "delivery": "presign"}
 			for k, v := range want {
 				if a[k] != v {
 					t.Errorf("%s = %q, want %q", k, a[k], v)

@@ -24,6 +24,8 @@ type metrics struct {
 	rulesReloadSuccess prometheus.Gauge
 	rulesReloads       *prometheus.CounterVec
 	rulesLoadedAt      prometheus.Gauge
+	geoReloadSuccess   prometheus.Gauge
+	s3Heads            prometheus.Counter
 }
 
 type obsKey struct {
@@ -61,8 +63,17 @@ func newMetrics() *metrics {
 			Name: "edgegate_rules_loaded_timestamp_seconds",
 			Help: "Unix time the serving rules were loaded.",
 		}),
+		geoReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgegate_geoip_reload_success",
+			Help: "1 if the last GeoIP database (re)load succeeded, 0 if it failed (the previous databases keep serving).",
+		}),
+		s3Heads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgegate_s3_head_requests_total",
+			Help: "HEAD requests sent to S3 for existence checks (cache misses).",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
+		m.geoReloadSuccess, m.s3Heads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/netip"
+	"time"
 
+	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/rules"
 )
 
@@ -25,37 +29,145 @@ type Decision struct {
 	Bucket       string
 	// ObjectKey is the full key in the bucket: the chosen prefix + the key.
 	ObjectKey string
-	// Tried lists the prefixes considered, in order (the chosen one last).
-	Tried []string
 }
 
-// regionQuery is what the request said about its region.
-type regionQuery struct {
-	name []byte // ?region= value, nil when absent
+// request is what the gateway knows of a request when deciding.
+type request struct {
+	key     string
+	region  []byte // ?region= value; nil when absent
+	peer    netip.Addr
+	headers geo.Headers
 }
 
-// decide resolves region, route and object key for key. It never returns
-// a 500-class error for bad input.
-func (s *Server) decide(ctx context.Context, t *rules.Table, key string, q regionQuery) (Decision, *Error) {
+// decide resolves region, route and object key for req. Region
+// precedence: a valid ?region= (unknown → 400), then a trusted CDN geo
+// header, then GeoIP of the client IP, then the rules' default region.
+// tr, when non-nil, records every step for explain; the hot path passes nil.
+func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Explanation) (Decision, *Error) {
 	d := Decision{Table: t}
-	if q.name != nil {
-		r := t.Region(string(q.name))
+	switch {
+	case req.region != nil:
+		r := t.Region(string(req.region))
 		if r == nil {
-			return d, errorf(http.StatusBadRequest, "unknown region %q", truncate(string(q.name), 64))
+			return d, errorf(http.StatusBadRequest, "unknown region %q", truncate(string(req.region), 64))
 		}
 		d.Region, d.RegionSource = r, SourceQuery
-	} else {
-		d.Region, d.RegionSource = t.DefaultRegion(), SourceDefault
+		if tr != nil {
+			tr.candidate(SourceQuery, r, "?region="+string(req.region))
+		}
+	default:
+		d.Region, d.RegionSource = s.regionFromClient(t, req, tr)
 	}
-	d.Route = t.Route(key)
+	if tr != nil {
+		tr.Region, tr.RegionSource = d.Region.Name, d.RegionSource
+	}
+
+	d.Route = t.Route(req.key)
+	if tr != nil {
+		for _, rt := range t.Routes() { // first match wins: the ones before it did not match
+			tr.Routes = append(tr.Routes, ExplainRoute{Name: rt.Name, Match: rt.Match, Matched: rt == d.Route})
+			if rt == d.Route {
+				break
+			}
+		}
+	}
 	if d.Route == nil {
-		return d, errorf(http.StatusNotFound, "no route matches key %q", truncate(key, 256))
+		return d, errorf(http.StatusNotFound, "no route matches key %q", truncate(req.key, 256))
+	}
+	if tr != nil {
+		tr.Rule = d.Route.Name
 	}
 	d.Bucket = d.Route.Bucket
 	prefixes := d.Route.Prefixes(d.Region)
-	d.ObjectKey = prefixes[0] + key
-	d.Tried = prefixes[:1]
-	return d, nil
+	if !d.Route.FallbackExists {
+		d.ObjectKey = prefixes[0] + req.key
+		if tr != nil {
+			tr.Fallback = append(tr.Fallback, ExplainPrefix{Prefix: prefixes[0], Checked: false})
+		}
+		return d, nil
+	}
+	for _, p := range prefixes {
+		obj := p + req.key
+		ok, hit, err := s.exists(ctx, d.Bucket, obj)
+		if tr != nil {
+			ep := ExplainPrefix{Prefix: p, Checked: true, Exists: ok, Cached: hit}
+			if err != nil {
+				ep.Error = err.Error()
+			}
+			tr.Fallback = append(tr.Fallback, ep)
+		}
+		if err != nil {
+			s.log.Warn("existence check failed", "bucket", d.Bucket, "key", obj, "err", err)
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			return d, &Error{Status: status, Msg: "object storage did not answer the existence check", Err: err}
+		}
+		if ok {
+			d.ObjectKey = obj
+			return d, nil
+		}
+	}
+	return d, &Error{Status: http.StatusNotFound,
+		Msg: "key " + quote(truncate(req.key, 256)) + " not found under any prefix tried: " + joinQuoted(prefixes)}
+}
+
+// regionFromClient applies the CDN header, then GeoIP, then the default.
+func (s *Server) regionFromClient(t *rules.Table, req request, tr *Explanation) (*rules.Region, string) {
+	if req.peer.IsValid() {
+		if loc, ok := s.ipres.HeaderLocation(req.peer, req.headers); ok {
+			r := t.RegionFor(loc)
+			if tr != nil {
+				tr.HeaderLocation = &loc
+				tr.candidate(SourceHeader, r, "CDN geo header")
+			}
+			if r != nil {
+				return r, SourceHeader
+			}
+		}
+		ip, src := s.ipres.ClientIP(req.peer, req.headers)
+		if tr != nil {
+			tr.ClientIP, tr.ClientIPSource = ip.String(), src.String()
+		}
+		if loc, file, ok := s.geodb.Lookup(ip); ok {
+			r := t.RegionFor(loc)
+			if tr != nil {
+				tr.GeoIPLocation, tr.GeoIPDatabase = &loc, file
+				tr.candidate(SourceGeoIP, r, "GeoIP "+file)
+			}
+			if r != nil {
+				return r, SourceGeoIP
+			}
+		} else if tr != nil {
+			tr.candidate(SourceGeoIP, nil, "no GeoIP location for "+ip.String())
+		}
+	}
+	r := t.DefaultRegion()
+	if tr != nil {
+		tr.candidate(SourceDefault, r, "default_region")
+	}
+	return r, SourceDefault
+}
+
+// existKey names one object for the existence cache.
+type existKey struct{ bucket, key string }
+
+// exists answers from the cache, or with one coalesced HEAD request whose
+// answer (positive or negative) is cached.
+func (s *Server) exists(ctx context.Context, bucket, key string) (ok, hit bool, err error) {
+	ok, hit, err = s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (bool, time.Duration, error) {
+		s.metrics.s3Heads.Inc()
+		found, err := s.store.Exists(ctx, bucket, key)
+		if err != nil {
+			return false, 0, err
+		}
+		if found {
+			return true, s.cfg.Exists.TTL, nil
+		}
+		return false, s.cfg.Exists.NegativeTTL, nil
+	})
+	return ok, hit, err
 }
 
 func truncate(s string, n int) string {

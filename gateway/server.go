@@ -17,13 +17,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/cache"
+	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/rules"
 	"github.com/edgegate/edgegate/store"
@@ -37,6 +39,10 @@ type Server struct {
 	store   *store.Store
 	signer  *presign.Signer
 	metrics *metrics
+	ipres   *geo.IPResolver
+	geodb   *geo.DB
+
+	existCache *cache.Cache[existKey, bool]
 
 	public *fasthttp.Server
 	admin  *http.Server
@@ -59,7 +65,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	s.signer = presign.New(st)
+	if s.signer, err = presign.New(st, presign.Config{}); err != nil {
+		return nil, err
+	}
 	rs, err := rules.NewStore(cfg.Rules, rules.StoreOptions{
 		Logger: log,
 		OnReload: func(t *rules.Table, err error) {
@@ -71,6 +79,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.metrics.rulesReloaded(nil, time.Now())
 	s.rules = rs
+	if s.ipres, err = geo.NewIPResolver(cfg.Geo); err != nil {
+		return nil, err
+	}
+	s.geodb, err = geo.OpenDB(cfg.Geo.Databases, geo.DBOptions{
+		Logger: log,
+		OnReload: func(err error) {
+			if err != nil {
+				s.metrics.geoReloadSuccess.Set(0)
+			} else {
+				s.metrics.geoReloadSuccess.Set(1)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.geoReloadSuccess.Set(1)
+	if s.existCache, err = cache.New[existKey, bool](cache.Options{MaxEntries: cfg.Exists.MaxEntries}); err != nil {
+		return nil, err
+	}
 	s.public = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "edgegate",
@@ -122,6 +150,11 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 			s.log.Error("rules watcher stopped", "err", err)
 		}
 	}()
+	go func() {
+		if err := s.geodb.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("GeoIP watcher stopped", "err", err)
+		}
+	}()
 	go func() { errc <- s.public.Serve(pub) }()
 	go func() {
 		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {
@@ -143,6 +176,23 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	}
 	if err := s.admin.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: admin shutdown: %w", err))
+	}
+	if err := s.geodb.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Reload re-reads the rules file and the GeoIP databases (SIGHUP and
+// POST /-/reload). Each keeps serving its old state if its reload fails;
+// the returned error joins both failures.
+func (s *Server) Reload() error {
+	var errs []error
+	if err := s.rules.Reload(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.geodb.Reload(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -209,9 +259,12 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	args := ctx.QueryArgs()
 	wantJSON := bytes.Equal(args.PeekBytes(strFormat), []byte("json")) ||
 		bytes.Contains(ctx.Request.Header.Peek("Accept"), strJSON)
-	var q regionQuery
+	req := request{key: key, headers: &ctx.Request.Header, peer: peerAddr(ctx)}
 	if args.HasBytes(strRegion) {
-		q.name = args.PeekBytes(strRegion)
+		req.region = args.PeekBytes(strRegion)
+		if req.region == nil {
+			req.region = []byte{}
+		}
 	}
 	t := s.rules.Table()
 	ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
@@ -219,7 +272,7 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	// an in-flight request must still finish. Store calls carry their own
 	// timeouts.
 	bg := context.Background()
-	d, derr := s.decide(bg, t, key, q)
+	d, derr := s.decide(bg, t, req, nil)
 	if derr != nil {
 		writeError(ctx, derr)
 		ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
@@ -262,52 +315,8 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	ctx.SetStatusCode(http.StatusFound)
 }
 
-// AdminHandler returns the admin listener's handler.
-func (s *Server) AdminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return mux
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	type check struct {
-		Ready bool   `json:"ready"`
-		Rules string `json:"rules,omitempty"`
-		Error string `json:"error,omitempty"`
-	}
-	t := s.rules.Table()
-	if s.shuttingDown.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Error: "shutting down"})
-		return
-	}
-	if t == nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Error: "no rules loaded"})
-		return
-	}
-	if err := s.store.Ping(r.Context(), bucketsOf(t)...); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Rules: t.Hash(), Error: "S3 unreachable: " + err.Error()})
-		return
-	}
-	json.NewEncoder(w).Encode(check{Ready: true, Rules: t.Hash()})
-}
-
-func bucketsOf(t *rules.Table) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range t.Routes() {
-		if !seen[r.Bucket] {
-			seen[r.Bucket] = true
-			out = append(out, r.Bucket)
-		}
-	}
-	return out
+// peerAddr is the TCP peer's address, or the zero Addr.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	return ip.Unmap()
 }

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh >/dev/null
+bash scripts/fetch-geoip.sh .data/geoip >/dev/null   # DB-IP City Lite, CC BY 4.0
 mkdir -p .data bin
 go build -o bin/edgegate ./cmd/edgegate
 go build -o bin/edgegate-demo ./cmd/edgegate-demo

