@@ -47,7 +47,7 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 	d := Decision{Table: t}
 	switch {
 	case req.region != nil:
-		r := t.Region(string(req.region))
+		r := t.RegionBytes(req.region)
 		if r == nil {
 			return d, errorf(http.StatusBadRequest, "unknown region %q", truncate(string(req.region), 64))
 		}
@@ -119,7 +119,8 @@ func (s *Server) regionFromClient(t *rules.Table, req request, tr *Explanation) 
 		if loc, ok := s.ipres.HeaderLocation(req.peer, req.headers); ok {
 			r := t.RegionFor(loc)
 			if tr != nil {
-				tr.HeaderLocation = &loc
+				l := loc // a copy, so that loc itself does not escape on the hot path
+				tr.HeaderLocation = &l
 				tr.candidate(SourceHeader, r, "CDN geo header")
 			}
 			if r != nil {
@@ -133,7 +134,8 @@ func (s *Server) regionFromClient(t *rules.Table, req request, tr *Explanation) 
 		if loc, file, ok := s.geodb.Lookup(ip); ok {
 			r := t.RegionFor(loc)
 			if tr != nil {
-				tr.GeoIPLocation, tr.GeoIPDatabase = &loc, file
+				l := loc
+				tr.GeoIPLocation, tr.GeoIPDatabase = &l, file
 				tr.candidate(SourceGeoIP, r, "GeoIP "+file)
 			}
 			if r != nil {

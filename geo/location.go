@@ -5,16 +5,16 @@ package geo
 // aliases request memory.
 type Location struct {
 	// Country is the ISO 3166-1 alpha-2 code, upper case ("EG").
-	Country string
+	Country string `json:"country,omitempty"`
 	// Subdivision is the ISO 3166-2 subdivision code without the country
 	// part ("C" for Cairo Governorate) when the source has one, else the
 	// subdivision's English name ("Cairo Governorate").
-	Subdivision string
+	Subdivision string `json:"subdivision,omitempty"`
 	// City is the English city name ("Cairo").
-	City string
+	City string `json:"city,omitempty"`
 	// Continent is the two-letter continent code (AF, AN, AS, EU, NA, OC, SA),
 	// derived from Country when the source lacks it.
-	Continent string
+	Continent string `json:"continent,omitempty"`
 }
 
 // IsZero reports whether nothing at all is known.

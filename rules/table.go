@@ -52,11 +52,17 @@ func (t *Table) Routes() []*Route { return t.routes }
 
 // Region returns the region with this name, compared case-insensitively, or
 // nil. It does not allocate.
-func (t *Table) Region(name string) *Region {
-	if name == "" {
+func (t *Table) Region(name string) *Region { return regionByName(t, name) }
+
+// RegionBytes is Region for a name held in a byte slice (a query
+// parameter), without converting it to a string. It does not allocate.
+func (t *Table) RegionBytes(name []byte) *Region { return regionByName(t, name) }
+
+func regionByName[T string | []byte](t *Table, name T) *Region {
+	if len(name) == 0 {
 		return nil
 	}
-	if r, ok := t.byName[name]; ok {
+	if r, ok := t.byName[string(name)]; ok {
 		return r
 	}
 	if len(name) > maxRegionName {

