@@ -355,3 +355,16 @@ func TestReadyzFailsWithoutS3(t *testing.T) {
 		t.Fatalf("readyz %d: %s, want 503 S3 unreachable", resp.StatusCode, body)
 	}
 }
+
+func TestRouteHEAD(t *testing.T) {
+	g := startGateway(t, demoRules(t))
+	req, _ := http.NewRequest(http.MethodHead, g.base+"/r/map-tiles.zip?region=uk-london", nil)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/uk/london/map-tiles.zip?") {
+		t.Fatalf("HEAD: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
