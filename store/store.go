@@ -218,4 +218,3 @@ func isNotFound(err error) bool {
 	}
 	return false
 }
-
