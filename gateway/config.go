@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/store"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	// Geo: trusted proxies, CDN geo headers and GeoIP databases (paths
 	// relative to the config file's directory).
 	Geo geo.Config `yaml:"geo"`
+	// Presign: signing window, URL cache size, CloudFront keys.
+	Presign presign.Config `yaml:"presign"`
 	// Exists tunes the existence checks of routes with `fallback: exists`.
 	Exists ExistsConfig `yaml:"exists"`
 }
@@ -87,6 +90,11 @@ func LoadConfig(path string) (Config, error) {
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
 	}
+	for i, k := range cfg.Presign.CloudFront.Keys {
+		if k.PrivateKeyFile != "" && !filepath.IsAbs(k.PrivateKeyFile) {
+			cfg.Presign.CloudFront.Keys[i].PrivateKeyFile = filepath.Join(filepath.Dir(path), k.PrivateKeyFile)
+		}
+	}
 	for i, db := range cfg.Geo.Databases {
 		if db != "" && !filepath.IsAbs(db) {
 			cfg.Geo.Databases[i] = filepath.Join(filepath.Dir(path), db)
@@ -136,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 {
 		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl and exists.max_entries must be positive"))
+	}
+	if err := c.Presign.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Geo.Validate(); err != nil {
 		errs = append(errs, err)

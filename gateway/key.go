@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxKeyLen is the longest object key accepted, in bytes (S3's own limit).
@@ -15,13 +16,29 @@ const MaxKeyLen = 1024
 // characters or invalid UTF-8. The raw path is used (not fasthttp's
 // normalised one) so that "a/../b" is refused, not silently rewritten.
 func parseKey(raw []byte) (string, *Error) {
+	key, err := parseKeyInto(nil, raw)
+	return string(key), err
+}
+
+// parseKeyInto is parseKey for the hot path: the decoded key is written to
+// *buf (or, with no escapes, is raw itself) and returned as a string that
+// aliases that memory: valid only while the request and buf are.
+func parseKeyInto(buf *[]byte, raw []byte) (string, *Error) {
 	if len(raw) == 0 {
 		return "", errorf(http.StatusBadRequest, "empty key")
 	}
-	key, ok := unescapePath(raw)
+	var dst []byte
+	if buf != nil {
+		dst = (*buf)[:0]
+	}
+	out, ok := unescapePath(dst, raw)
 	if !ok {
 		return "", errorf(http.StatusBadRequest, "key has a malformed percent escape")
 	}
+	if buf != nil && len(out) > 0 && &out[0] != &raw[0] {
+		*buf = out
+	}
+	key := b2s(out)
 	if err := validKey(key); err != nil {
 		return "", err
 	}
@@ -46,19 +63,24 @@ func validKey(key string) *Error {
 			return errorf(http.StatusBadRequest, "key contains a control character at byte %d", i)
 		}
 	}
-	for seg := range strings.SplitSeq(key, "/") {
+	for rest := key; ; {
+		seg, tail, more := strings.Cut(rest, "/")
 		if seg == ".." || seg == "." {
 			return errorf(http.StatusBadRequest, "key must not contain %q segments", seg)
 		}
 		if seg == "" {
 			return errorf(http.StatusBadRequest, "key must not contain empty segments ('//' or a trailing '/')")
 		}
+		if !more {
+			return nil
+		}
+		rest = tail
 	}
-	return nil
 }
 
-// unescapePath decodes %XX escapes. '+' stays '+' (it is a path, not a query).
-func unescapePath(raw []byte) (string, bool) {
+// unescapePath decodes %XX escapes into dst[:0] and returns it; without
+// escapes it returns raw itself. '+' stays '+' (a path, not a query).
+func unescapePath(dst, raw []byte) ([]byte, bool) {
 	n := 0
 	for i := 0; i < len(raw); i++ {
 		if raw[i] == '%' {
@@ -66,12 +88,12 @@ func unescapePath(raw []byte) (string, bool) {
 		}
 	}
 	if n == 0 {
-		return string(raw), true
+		return raw, true
 	}
 	if len(raw) < 3*n {
-		return "", false // some '%' cannot be followed by two hex digits
+		return nil, false // some '%' cannot be followed by two hex digits
 	}
-	out := make([]byte, 0, len(raw)-2*n)
+	out := dst[:0]
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c != '%' {
@@ -79,18 +101,23 @@ func unescapePath(raw []byte) (string, bool) {
 			continue
 		}
 		if i+2 >= len(raw) {
-			return "", false
+			return nil, false
 		}
 		h, ok1 := unhex(raw[i+1])
 		l, ok2 := unhex(raw[i+2])
 		if !ok1 || !ok2 {
-			return "", false
+			return nil, false
 		}
 		out = append(out, h<<4|l)
 		i += 2
 	}
-	return string(out), true
+	return out, true
 }
+
+// b2s views b as a string without copying. The string is only valid while
+// b is neither modified nor reused: request-scoped use only, and anything
+// that keeps such a string (a cache) must clone it.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func unhex(c byte) (byte, bool) {
 	switch {

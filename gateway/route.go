@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/geo"
@@ -37,6 +38,20 @@ type request struct {
 	region  []byte // ?region= value; nil when absent
 	peer    netip.Addr
 	headers geo.Headers
+	// buf, when set, holds object keys built by objectKey (the hot path
+	// reuses it across requests); nil allocates each key.
+	buf *[]byte
+}
+
+// objectKey returns prefix+key. With a buffer, the result aliases it and
+// is valid until the next call or the end of the request.
+func (r *request) objectKey(prefix string) string {
+	if r.buf == nil {
+		return prefix + r.key
+	}
+	b := append(append((*r.buf)[:0], prefix...), r.key...)
+	*r.buf = b
+	return b2s(b)
 }
 
 // decide resolves region, route and object key for req. Region
@@ -80,14 +95,14 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 	d.Bucket = d.Route.Bucket
 	prefixes := d.Route.Prefixes(d.Region)
 	if !d.Route.FallbackExists {
-		d.ObjectKey = prefixes[0] + req.key
+		d.ObjectKey = req.objectKey(prefixes[0])
 		if tr != nil {
 			tr.Fallback = append(tr.Fallback, ExplainPrefix{Prefix: prefixes[0], Checked: false})
 		}
 		return d, nil
 	}
 	for _, p := range prefixes {
-		obj := p + req.key
+		obj := req.objectKey(p)
 		ok, hit, err := s.exists(ctx, d.Bucket, obj)
 		if tr != nil {
 			ep := ExplainPrefix{Prefix: p, Checked: true, Exists: ok, Cached: hit}
@@ -157,7 +172,12 @@ type existKey struct{ bucket, key string }
 
 // exists answers from the cache, or with one coalesced HEAD request whose
 // answer (positive or negative) is cached.
+// key may alias a request buffer: it is cloned before the cache keeps it.
 func (s *Server) exists(ctx context.Context, bucket, key string) (ok, hit bool, err error) {
+	if ok, hit := s.existCache.Get(existKey{bucket, key}); hit {
+		return ok, true, nil
+	}
+	key = strings.Clone(key)
 	ok, hit, err = s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (bool, time.Duration, error) {
 		s.metrics.s3Heads.Inc()
 		found, err := s.store.Exists(ctx, bucket, key)

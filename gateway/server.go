@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,8 @@ type Server struct {
 
 	shuttingDown atomic.Bool
 
+	scratch sync.Pool // *scratch
+
 	// testHookRoute, when set by a test, runs in serveRoute before signing.
 	testHookRoute func()
 }
@@ -60,12 +63,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+	s.scratch.New = func() any { return new(scratch) }
 	st, err := store.New(ctx, cfg.S3)
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
-	if s.signer, err = presign.New(st, presign.Config{}); err != nil {
+	if s.signer, err = presign.New(st, cfg.Presign); err != nil {
 		return nil, err
 	}
 	rs, err := rules.NewStore(cfg.Rules, rules.StoreOptions{
@@ -180,6 +184,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	if err := s.geodb.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	s.signer.Close()
 	return errors.Join(errs...)
 }
 
@@ -198,10 +203,12 @@ func (s *Server) Reload() error {
 }
 
 var (
-	prefixRoute = []byte("/r/")
-	strJSON     = []byte("application/json")
-	strFormat   = []byte("format")
-	strRegion   = []byte("region")
+	prefixRoute   = []byte("/r/")
+	strJSON       = []byte("application/json")
+	strJSONFormat = []byte("json")
+	strAccept     = []byte("Accept")
+	strFormat     = []byte("format")
+	strRegion     = []byte("region")
 )
 
 // Handler returns the public request handler.
@@ -245,21 +252,34 @@ type routeAnswer struct {
 	ExpiresAt    string `json:"expires_at"`
 }
 
+// scratch is per-request working memory, pooled: decoded keys, object
+// keys and header values are built here instead of allocated.
+type scratch struct {
+	key, obj, hdr []byte
+}
+
+// varyCDN names the request headers a public, header-decided answer
+// depends on.
+const varyCDN = "Accept, " + geo.HeaderCloudFrontViewerCountry + ", " + geo.HeaderCloudFrontViewerCountryRegion +
+	", " + geo.HeaderCloudFrontViewerCity + ", " + geo.HeaderCFIPCountry
+
 func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		writeError(ctx, errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16)))
 		return
 	}
-	key, kerr := parseKey(rawKey)
+	sc := s.scratch.Get().(*scratch)
+	defer s.scratch.Put(sc)
+	key, kerr := parseKeyInto(&sc.key, rawKey)
 	if kerr != nil {
 		writeError(ctx, kerr)
 		return
 	}
 	args := ctx.QueryArgs()
-	wantJSON := bytes.Equal(args.PeekBytes(strFormat), []byte("json")) ||
-		bytes.Contains(ctx.Request.Header.Peek("Accept"), strJSON)
-	req := request{key: key, headers: &ctx.Request.Header, peer: peerAddr(ctx)}
+	wantJSON := bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) ||
+		bytes.Contains(ctx.Request.Header.PeekBytes(strAccept), strJSON)
+	req := request{key: key, headers: &ctx.Request.Header, peer: peerAddr(ctx), buf: &sc.obj}
 	if args.HasBytes(strRegion) {
 		req.region = args.PeekBytes(strRegion)
 		if req.region == nil {
@@ -267,7 +287,6 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 		}
 	}
 	t := s.rules.Table()
-	ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
 	// Not ctx: a fasthttp.RequestCtx is cancelled when shutdown begins, and
 	// an in-flight request must still finish. Store calls carry their own
 	// timeouts.
@@ -281,37 +300,64 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	if s.testHookRoute != nil {
 		s.testHookRoute()
 	}
-	u, err := s.signer.Sign(bg, presign.Request{
-		Bucket:             d.Bucket,
-		Key:                d.ObjectKey,
-		TTL:                d.Route.TTL,
-		ContentDisposition: d.Route.ContentDisposition,
-		ContentType:        d.Route.ContentType,
-	})
+	var u presign.URL
+	var err error
+	if d.Route.Delivery == rules.CDN {
+		u, err = s.signer.SignCDN(bg, presign.CDNRequest{Base: d.Route.CDN, Key: d.ObjectKey, TTL: d.Route.TTL, Wildcard: d.Route.CDNWildcard})
+	} else {
+		u, err = s.signer.Sign(bg, presign.Request{
+			Bucket:             d.Bucket,
+			Key:                d.ObjectKey,
+			TTL:                d.Route.TTL,
+			ContentDisposition: d.Route.ContentDisposition,
+			ContentType:        d.Route.ContentType,
+		})
+	}
 	if err != nil {
 		s.log.Error("sign failed", "bucket", d.Bucket, "key", d.ObjectKey, "err", err)
 		writeError(ctx, &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err})
 		return
 	}
-	maxAge := int(time.Until(u.Expires) / time.Second)
+	h := &ctx.Response.Header
+	h.Set("X-Edge-Rules", t.Hash())
+	// A cache may keep the answer only while the URL in it still has the
+	// route's whole TTL left: at most the signing window (see presign).
+	maxAge := int64((time.Until(u.Expires) - d.Route.TTL) / time.Second)
 	if maxAge < 0 {
 		maxAge = 0
 	}
-	ctx.Response.Header.Set("Cache-Control", "private, max-age="+strconv.Itoa(maxAge))
+	public := d.Route.PublicCache && (d.RegionSource == SourceQuery || d.RegionSource == SourceHeader)
+	cc := sc.hdr[:0]
+	if public {
+		cc = append(cc, "public, max-age="...)
+	} else {
+		cc = append(cc, "private, max-age="...)
+	}
+	cc = strconv.AppendInt(cc, maxAge, 10)
+	sc.hdr = cc
+	h.SetBytesV("Cache-Control", cc)
+	if public && d.RegionSource == SourceHeader {
+		h.Set("Vary", varyCDN)
+	} else {
+		h.Set("Vary", "Accept")
+	}
 	if wantJSON {
-		body, _ := json.Marshal(routeAnswer{
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		enc.SetEscapeHTML(false)
+		enc.Encode(routeAnswer{
 			URL: u.URL, Region: d.Region.Name, RegionSource: d.RegionSource, Rule: d.Route.Name,
 			Bucket: d.Bucket, Key: d.ObjectKey, Delivery: d.Route.Delivery.String(),
 			ExpiresAt: u.Expires.UTC().Format(time.RFC3339),
 		})
 		ctx.SetStatusCode(http.StatusOK)
 		ctx.SetContentType("application/json")
-		ctx.SetBody(append(body, '\n'))
+		ctx.SetBody(body.Bytes())
 		return
 	}
 	// Set the header directly: ctx.Redirect would normalise the URL and
 	// rewrite escapes such as %2B, breaking the signature.
-	ctx.Response.Header.Set("Location", u.URL)
+	h.Set("Location", u.URL)
 	ctx.SetStatusCode(http.StatusFound)
 }
 

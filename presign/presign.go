@@ -40,7 +40,8 @@ var (
 )
 
 // Request names the object to sign and how. Its strings become part of the
-// cache key, so they are kept (not copied) while the URL is cached.
+// cache key; they are cloned when a URL is cached, so they may alias
+// buffers the caller reuses after Sign returns.
 type Request struct {
 	Bucket string
 	Key    string // full object key, prefix included
@@ -224,7 +225,12 @@ func (s *Signer) Sign(ctx context.Context, req Request) (URL, error) {
 
 // load signs through the cache (coalescing concurrent misses) and keeps the
 // URL until its window ends, or until it expires if that is sooner.
+//
+// The key's strings are cloned before the cache keeps them: callers may
+// pass strings that alias request buffers they reuse.
 func (s *Signer) load(ctx context.Context, k cacheKey, signFn func() (URL, error)) (URL, error) {
+	k.where, k.key = strings.Clone(k.where), strings.Clone(k.key)
+	k.disp, k.ctype = strings.Clone(k.disp), strings.Clone(k.ctype)
 	u, _, err := s.cache.GetOrLoad(ctx, k, func(context.Context) (URL, time.Duration, error) {
 		u, err := signFn()
 		if err != nil {

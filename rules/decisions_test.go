@@ -152,6 +152,9 @@ func TestRouteFields(t *testing.T) {
 	if docs.Delivery.String() != "presign" || docs.TTL != 36*time.Hour || docs.ContentDisposition != "attachment" || docs.ContentType != "application/pdf" || docs.FallbackExists {
 		t.Errorf("docs = %+v", docs)
 	}
+	if !tiles.CDNWildcard || !tiles.PublicCache || docs.CDNWildcard || docs.PublicCache {
+		t.Errorf("cdn_policy/cache: tiles %v/%v, docs %v/%v", tiles.CDNWildcard, tiles.PublicCache, docs.CDNWildcard, docs.PublicCache)
+	}
 	if us := tbl.Region("us-virginia"); us.MaxTTL != 24*time.Hour || us.Line != 10 {
 		t.Errorf("us-virginia = %+v", us)
 	}

@@ -28,7 +28,14 @@
 //	routes:                           # ordered; the first matching route wins
 //	  - {name: maps, match: "maps/**", bucket: edge-demo, delivery: presign, ttl: 1h,
 //	     fallback: exists, regions: {egypt: maps-eg/}}
-//	  - {name: web, match: "**", bucket: edge-web, delivery: cdn, cdn: "https://cdn.example.com", ttl: 7d}
+//	  - {name: web, match: "**", bucket: edge-web, delivery: cdn, cdn: "https://cdn.example.com", ttl: 7d,
+//	     cdn_policy: wildcard, cache: public}
+//
+// Optional route fields: content_disposition and content_type (response
+// overrides of presigned URLs), cdn_policy (canned, the default, or
+// wildcard: a CloudFront custom policy covering the key's directory), and
+// cache (private, the default, or public: answers whose region came from
+// ?region= or a CDN geo header may be kept by shared caches).
 //
 // Region criteria (country, subdivision, city, continent) take a string or
 // a list; all given criteria must match, and a region naming a city or

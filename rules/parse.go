@@ -26,7 +26,7 @@ const MaxPresignTTL = 7 * 24 * time.Hour
 
 var (
 	regionFields = []string{"country", "subdivision", "city", "continent", "prefix", "fallback", "max_ttl", "formats"}
-	routeFields  = []string{"name", "match", "bucket", "delivery", "ttl", "cdn", "fallback", "content_disposition", "content_type", "regions"}
+	routeFields  = []string{"name", "match", "bucket", "delivery", "ttl", "cdn", "fallback", "content_disposition", "content_type", "cache", "cdn_policy", "regions"}
 	topFields    = []string{"default_region", "regions", "routes"}
 	continents   = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
 	formatNames  = []string{"jpeg", "png", "webp", "avif"}
@@ -534,6 +534,26 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 				r.ContentType = s
 				if _, _, err := mime.ParseMediaType(s); err != nil || hasControl(s) || !strings.Contains(s, "/") {
 					p.addf(f.v, "%s: %q is not a media type like image/png", what, s)
+				}
+			}
+		case "cache":
+			if s, ok := p.scalar(f.v, what); ok {
+				switch strings.ToLower(s) {
+				case "private":
+				case "public":
+					r.PublicCache = true
+				default:
+					p.addf(f.v, "%s: unknown cache mode %q (private or public)", what, s)
+				}
+			}
+		case "cdn_policy":
+			if s, ok := p.scalar(f.v, what); ok {
+				switch strings.ToLower(s) {
+				case "canned":
+				case "wildcard":
+					r.CDNWildcard = true
+				default:
+					p.addf(f.v, "%s: unknown cdn_policy %q (canned or wildcard)", what, s)
 				}
 			}
 		case "regions":

@@ -313,6 +313,14 @@ type Route struct {
 	// Overrides maps region name to the prefix this route uses instead of
 	// the region's own ("regions:" in the file). Shared: do not modify.
 	Overrides map[string]string
+	// PublicCache ("cache: public") lets shared caches keep answers whose
+	// region came from the URL (?region=) or a CDN geo header that is part
+	// of the CDN's cache key (then Vary names it). Answers decided by the
+	// client IP or the default stay private. Default false: always private.
+	PublicCache bool
+	// CDNWildcard ("cdn_policy: wildcard") signs CloudFront URLs with a
+	// custom policy covering the key's whole directory. Default: canned.
+	CDNWildcard bool
 
 	Line int // line of the route's entry in the rules file
 
