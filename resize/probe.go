@@ -1,0 +1,290 @@
+package resize
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/h2non/bimg"
+)
+
+// Info describes an image.
+type Info struct {
+	Format Format
+	// Width and Height as stored, in pixels. For Probe these are before
+	// EXIF orientation (see DisplaySize); for Process's output orientation
+	// is already applied.
+	Width, Height int
+	// HasAlpha reports an alpha channel (PNG colour type 4/6 or tRNS, WebP
+	// alpha, AVIF alpha).
+	HasAlpha bool
+	// Orientation is the EXIF orientation, 1–8, or 0 when absent. Read for
+	// JPEG (APP1), PNG (eXIf) and WebP (EXIF chunk) and AVIF.
+	Orientation int
+}
+
+// Pixels returns Width×Height.
+func (i Info) Pixels() int64 { return int64(i.Width) * int64(i.Height) }
+
+// Megapixels returns Pixels in millions, rounded up, at least 1: the unit
+// Admission budgets in.
+func (i Info) Megapixels() int {
+	mp := int((i.Pixels() + 999_999) / 1_000_000)
+	return max(mp, 1)
+}
+
+// DisplaySize returns the size once EXIF orientation is applied: width and
+// height swap for orientations 5–8.
+func (i Info) DisplaySize() (w, h int) {
+	if i.Orientation >= 5 && i.Orientation <= 8 {
+		return i.Height, i.Width
+	}
+	return i.Width, i.Height
+}
+
+// Probe reads an image's header: format, size, alpha and EXIF orientation,
+// without decoding pixels. JPEG, PNG and WebP headers are parsed in Go in
+// microseconds; AVIF headers are read by libvips (libheif), still without
+// decoding. Unknown formats are an *Error with Status 415 (ErrUnsupported);
+// truncated or inconsistent headers are 422 (ErrCorrupt). Probe never
+// panics on any input and is safe for concurrent use.
+func Probe(data []byte) (Info, error) {
+	var (
+		info Info
+		err  error
+	)
+	switch {
+	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
+		info, err = probeJPEG(data)
+	case len(data) >= 8 && string(data[:8]) == "\x89PNG\r\n\x1a\n":
+		info, err = probePNG(data)
+	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		info, err = probeWebP(data)
+	case len(data) >= 12 && string(data[4:8]) == "ftyp" && (string(data[8:12]) == "avif" || string(data[8:12]) == "avis"):
+		info, err = probeAVIF(data)
+	default:
+		return Info{}, unsupported(ErrUnsupported, "unsupported image format: want jpeg, png, webp or avif", nil)
+	}
+	if err != nil {
+		return Info{}, unprocessable(ErrCorrupt, "corrupt image", fmt.Errorf("%s: %w", info.Format, err))
+	}
+	if info.Width <= 0 || info.Height <= 0 {
+		return Info{}, unprocessable(ErrCorrupt, "corrupt image", fmt.Errorf("%s: zero size", info.Format))
+	}
+	return info, nil
+}
+
+var errTruncated = errors.New("truncated header")
+
+func probeJPEG(b []byte) (Info, error) {
+	info := Info{Format: JPEG}
+	pos := 2
+	for {
+		// Markers may be preceded by any number of 0xFF fill bytes.
+		if pos >= len(b) || b[pos] != 0xFF {
+			return info, errTruncated
+		}
+		for pos < len(b) && b[pos] == 0xFF {
+			pos++
+		}
+		if pos >= len(b) {
+			return info, errTruncated
+		}
+		m := b[pos]
+		pos++
+		switch {
+		case m == 0x01 || m >= 0xD0 && m <= 0xD8: // standalone markers
+			continue
+		case m == 0xD9 || m == 0xDA: // EOI or SOS before any frame header
+			return info, errors.New("no frame header")
+		}
+		if pos+2 > len(b) {
+			return info, errTruncated
+		}
+		n := int(binary.BigEndian.Uint16(b[pos:]))
+		if n < 2 || pos+n > len(b) {
+			return info, errTruncated
+		}
+		seg := b[pos+2 : pos+n]
+		pos += n
+		switch {
+		case m == 0xE1 && info.Orientation == 0 && len(seg) > 6 && string(seg[:6]) == "Exif\x00\x00":
+			info.Orientation = exifOrientation(seg[6:])
+		case m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC: // SOFn
+			if len(seg) < 6 {
+				return info, errTruncated
+			}
+			info.Height = int(binary.BigEndian.Uint16(seg[1:]))
+			info.Width = int(binary.BigEndian.Uint16(seg[3:]))
+			return info, nil
+		}
+	}
+}
+
+// exifOrientation reads tag 0x0112 from IFD0 of a TIFF-structured EXIF
+// block, returning 0 when absent or invalid.
+func exifOrientation(t []byte) int {
+	if len(t) < 8 {
+		return 0
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return 0
+	}
+	off := int64(bo.Uint32(t[4:]))
+	if off < 8 || off+2 > int64(len(t)) {
+		return 0
+	}
+	n := int64(bo.Uint16(t[off:]))
+	for i := int64(0); i < n; i++ {
+		e := off + 2 + 12*i
+		if e+12 > int64(len(t)) {
+			return 0
+		}
+		if bo.Uint16(t[e:]) != 0x0112 {
+			continue
+		}
+		if bo.Uint16(t[e+2:]) != 3 { // SHORT
+			return 0
+		}
+		if v := int(bo.Uint16(t[e+8:])); v >= 1 && v <= 8 {
+			return v
+		}
+		return 0
+	}
+	return 0
+}
+
+func probePNG(b []byte) (Info, error) {
+	info := Info{Format: PNG}
+	if len(b) < 33 || string(b[12:16]) != "IHDR" || binary.BigEndian.Uint32(b[8:]) != 13 {
+		return info, errors.New("missing IHDR")
+	}
+	w, h := binary.BigEndian.Uint32(b[16:]), binary.BigEndian.Uint32(b[20:])
+	if w > 1<<31-1 || h > 1<<31-1 {
+		return info, errors.New("size out of range")
+	}
+	info.Width, info.Height = int(w), int(h)
+	switch b[25] { // colour type
+	case 4, 6:
+		info.HasAlpha = true
+	case 0, 2, 3:
+	default:
+		return info, errors.New("bad colour type")
+	}
+	// Ancillary chunks before IDAT: tRNS adds alpha, eXIf holds orientation.
+	pos := int64(33)
+	for pos+8 <= int64(len(b)) {
+		n := int64(binary.BigEndian.Uint32(b[pos:]))
+		typ := string(b[pos+4 : pos+8])
+		if typ == "IDAT" || typ == "IEND" {
+			break
+		}
+		end := pos + 8 + n
+		if end > int64(len(b)) {
+			break
+		}
+		switch typ {
+		case "tRNS":
+			info.HasAlpha = true
+		case "eXIf":
+			info.Orientation = exifOrientation(b[pos+8 : end])
+		}
+		pos = end + 4 // CRC
+	}
+	return info, nil
+}
+
+func probeWebP(b []byte) (Info, error) {
+	info := Info{Format: WebP}
+	if len(b) < 20 {
+		return info, errTruncated
+	}
+	chunk := func(pos int) (typ string, data []byte, next int, ok bool) {
+		if pos+8 > len(b) {
+			return "", nil, 0, false
+		}
+		n := int(binary.LittleEndian.Uint32(b[pos+4:]))
+		if n < 0 || n > len(b)-pos-8 {
+			return "", nil, 0, false
+		}
+		return string(b[pos : pos+4]), b[pos+8 : pos+8+n], pos + 8 + n + n&1, true
+	}
+	typ, d, next, ok := chunk(12)
+	if !ok {
+		return info, errTruncated
+	}
+	switch typ {
+	case "VP8 ":
+		if len(d) < 10 || d[3] != 0x9d || d[4] != 0x01 || d[5] != 0x2a {
+			return info, errors.New("bad VP8 frame header")
+		}
+		info.Width = int(binary.LittleEndian.Uint16(d[6:]) & 0x3fff)
+		info.Height = int(binary.LittleEndian.Uint16(d[8:]) & 0x3fff)
+	case "VP8L":
+		if len(d) < 5 || d[0] != 0x2f {
+			return info, errors.New("bad VP8L header")
+		}
+		v := binary.LittleEndian.Uint32(d[1:])
+		info.Width = int(v&0x3fff) + 1
+		info.Height = int(v>>14&0x3fff) + 1
+		info.HasAlpha = v>>28&1 == 1
+	case "VP8X":
+		if len(d) < 10 {
+			return info, errTruncated
+		}
+		flags := d[0]
+		info.HasAlpha = flags&0x10 != 0
+		info.Width = int(uint32(d[4])|uint32(d[5])<<8|uint32(d[6])<<16) + 1
+		info.Height = int(uint32(d[7])|uint32(d[8])<<8|uint32(d[9])<<16) + 1
+		if flags&0x08 != 0 { // EXIF present: find its chunk
+			for pos := next; ; {
+				typ, d, n, ok := chunk(pos)
+				if !ok {
+					break
+				}
+				if typ == "EXIF" {
+					d, _ = bytes.CutPrefix(d, []byte("Exif\x00\x00"))
+					info.Orientation = exifOrientation(d)
+					break
+				}
+				pos = n
+			}
+		}
+	default:
+		return info, errors.New("unknown first chunk")
+	}
+	return info, nil
+}
+
+// probeAVIF reads an AVIF header through libvips/libheif, which parses the
+// container without decoding the AV1 payload.
+func probeAVIF(b []byte) (Info, error) {
+	info := Info{Format: AVIF}
+	md, err := bimg.NewImage(b).Metadata()
+	if err != nil {
+		return info, errors.New(firstLine(err.Error()))
+	}
+	info.Width, info.Height = md.Size.Width, md.Size.Height
+	info.HasAlpha = md.Alpha
+	if md.Orientation >= 1 && md.Orientation <= 8 {
+		info.Orientation = md.Orientation
+	}
+	return info, nil
+}
+
+// firstLine trims libvips' multi-line error buffers.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

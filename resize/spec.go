@@ -1,0 +1,108 @@
+package resize
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Transform is a parsed size spec: what Process should produce.
+type Transform struct {
+	// Preset is the preset's name, or "" for a custom size.
+	Preset string
+	// Width and Height in pixels; 0 means unconstrained (FitInside only).
+	Width, Height int
+	// Fit is never empty in a Transform from ParseSpec.
+	Fit Fit
+	// SmartCrop crops cover around the most interesting region.
+	SmartCrop bool
+	// Upscale allows output larger than the source.
+	Upscale bool
+	// Quality overrides the per-format default when non-zero.
+	Quality int
+	// Folder is the preset's write-back folder ("thumbnails/"); "" for
+	// custom sizes, which are not written back.
+	Folder string
+}
+
+// Custom reports whether t is a custom size, which the gateway should only
+// serve with a valid signature.
+func (t Transform) Custom() bool { return t.Preset == "" }
+
+// Spec returns t's canonical spec: the preset name, or "{W}x{H}-{fit}".
+// ParseSpec(t.Spec()) returns t again.
+func (t Transform) Spec() string {
+	if t.Preset != "" {
+		return t.Preset
+	}
+	return strconv.Itoa(t.Width) + "x" + strconv.Itoa(t.Height) + "-" + string(t.Fit)
+}
+
+// ParseSpec parses a size spec: a preset name ("thumbnail") or a custom
+// size "{W}x{H}[-{fit}]" ("300x200", "300x0-inside", "640x480-cover") with
+// fit inside (the default), cover or fill. Dimensions are decimal without
+// sign or leading zeros; 0 means unconstrained and is allowed only with
+// inside, and not for both. Custom sizes never upscale. Any failure is an
+// *Error with Status 400 wrapping ErrBadSpec or, over MaxWidth/MaxHeight,
+// ErrTooLarge. Safe for concurrent use.
+func (p *Processor) ParseSpec(s string) (Transform, error) {
+	if pr, ok := p.presets[s]; ok {
+		return pr, nil
+	}
+	w, h, fit, ok := splitCustom(s)
+	if !ok {
+		return Transform{}, badRequest(ErrBadSpec, "unknown preset or malformed size", fmt.Errorf("spec %q", clip(s)))
+	}
+	if w == 0 && h == 0 {
+		return Transform{}, badRequest(ErrBadSpec, "size 0x0", nil)
+	}
+	if fit != FitInside && (w == 0 || h == 0) {
+		return Transform{}, badRequest(ErrBadSpec, "fit "+string(fit)+" needs both width and height", nil)
+	}
+	if w > p.cfg.MaxWidth || h > p.cfg.MaxHeight {
+		return Transform{}, badRequest(ErrTooLarge,
+			fmt.Sprintf("size %dx%d over the maximum %dx%d", w, h, p.cfg.MaxWidth, p.cfg.MaxHeight), nil)
+	}
+	return Transform{Width: w, Height: h, Fit: fit}, nil
+}
+
+// clip shortens untrusted input quoted in error details.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// splitCustom parses "{W}x{H}[-{fit}]" syntactically. It does not allocate.
+func splitCustom(s string) (w, h int, fit Fit, ok bool) {
+	w, s, ok = parseDim(s)
+	if !ok || len(s) == 0 || s[0] != 'x' {
+		return 0, 0, "", false
+	}
+	h, s, ok = parseDim(s[1:])
+	if !ok {
+		return 0, 0, "", false
+	}
+	switch s {
+	case "", "-inside":
+		return w, h, FitInside, true
+	case "-cover":
+		return w, h, FitCover, true
+	case "-fill":
+		return w, h, FitFill, true
+	}
+	return 0, 0, "", false
+}
+
+// parseDim reads 1–5 decimal digits without a leading zero (except "0").
+func parseDim(s string) (n int, rest string, ok bool) {
+	i := 0
+	for i < len(s) && i < 6 && s[i] >= '0' && s[i] <= '9' {
+		n = n*10 + int(s[i]-'0')
+		i++
+	}
+	if i == 0 || i > 5 || (i > 1 && s[0] == '0') {
+		return 0, s, false
+	}
+	return n, s[i:], true
+}
