@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,16 @@ type Options struct {
 	// MaxEntries bounds the number of entries; the least recently used
 	// entry is evicted to make room. 0 means DefaultMaxEntries.
 	MaxEntries int
+	// MaxBytes, when positive, also bounds the sum of the entries' sizes
+	// as reported by the size function given to NewSized: least recently
+	// used entries are evicted until the new total fits. An entry larger
+	// than a shard's share of the budget is not stored. 0: no byte bound.
+	MaxBytes int64
+	// Shards splits the cache into independently locked LRUs, chosen by
+	// key hash, so that concurrent Gets on several cores do not contend on
+	// one lock. Recency (and so eviction order) is then per shard. 0 means
+	// 16 when MaxEntries ≥ 1024, else 1 (an exact LRU).
+	Shards int
 	// Now returns the current time; nil means time.Now. Tests inject a
 	// fake clock here.
 	Now func() time.Time
@@ -33,26 +44,42 @@ type Stats struct {
 	Hits      uint64 // Get/GetOrLoad found a live entry
 	Misses    uint64 // Get/GetOrLoad found nothing or an expired entry
 	Loads     uint64 // load functions run by GetOrLoad
-	Evictions uint64 // entries dropped to stay within MaxEntries
+	Evictions uint64 // entries dropped to stay within MaxEntries or MaxBytes
 	Expired   uint64 // entries removed because they had expired
+	Entries   int    // entries held now (expired ones not yet removed included)
+	Bytes     int64  // sum of the held entries' sizes (with MaxBytes)
 }
 
 // Cache is an LRU cache with per-entry expiry. It is safe for concurrent
 // use. Values are returned as stored: if V is a pointer, slice or map,
 // callers share it and must not modify it.
 type Cache[K comparable, V any] struct {
-	lru *lru.Cache[K, entry[V]]
-	now func() time.Time
+	shards   []shard[K, V]
+	seed     maphash.Seed
+	now      func() time.Time
+	size     func(K, V) int64
+	maxBytes int64 // per shard; 0 = unbounded
 
-	hits, misses, loads, evictions, expired atomic.Uint64
+	loads atomic.Uint64
 
 	mu      sync.Mutex
 	flights map[K]*flight[V]
 }
 
+// shard is one independently locked LRU with its own counters, padded so
+// that two shards' hot counters do not share a cache line.
+type shard[K comparable, V any] struct {
+	lru                              *lru.Cache[K, entry[V]]
+	hits, misses, evictions, expired atomic.Uint64
+	bytes                            atomic.Int64
+	setMu                            sync.Mutex // serialises Set, so byte accounting is exact
+	_                                [64]byte
+}
+
 type entry[V any] struct {
-	v   V
-	exp int64 // UnixNano after which the entry is dead; 0 = never
+	v    V
+	exp  int64 // UnixNano after which the entry is dead; 0 = never
+	size int64
 }
 
 type flight[V any] struct {
@@ -64,43 +91,85 @@ type flight[V any] struct {
 
 // New returns an empty cache.
 func New[K comparable, V any](opts Options) (*Cache[K, V], error) {
+	return NewSized[K, V](opts, nil)
+}
+
+// NewSized returns an empty cache whose entries' sizes, as reported by
+// size, are bounded by opts.MaxBytes in total (sum of value sizes, not a
+// count).
+func NewSized[K comparable, V any](opts Options, size func(K, V) int64) (*Cache[K, V], error) {
 	if opts.MaxEntries < 0 {
 		return nil, fmt.Errorf("cache: MaxEntries %d is negative", opts.MaxEntries)
+	}
+	if opts.MaxBytes < 0 || opts.Shards < 0 {
+		return nil, fmt.Errorf("cache: MaxBytes %d and Shards %d must not be negative", opts.MaxBytes, opts.Shards)
+	}
+	if opts.MaxBytes > 0 && size == nil {
+		return nil, errors.New("cache: MaxBytes needs a size function (NewSized)")
 	}
 	if opts.MaxEntries == 0 {
 		opts.MaxEntries = DefaultMaxEntries
 	}
+	if opts.Shards == 0 {
+		opts.Shards = 1
+		if opts.MaxEntries >= 1024 {
+			opts.Shards = 16
+		}
+	}
+	if opts.Shards > opts.MaxEntries {
+		opts.Shards = opts.MaxEntries
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l, err := lru.New[K, entry[V]](opts.MaxEntries)
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+	c := &Cache[K, V]{
+		shards: make([]shard[K, V], opts.Shards), seed: maphash.MakeSeed(),
+		now: opts.Now, size: size, flights: map[K]*flight[V]{},
 	}
-	return &Cache[K, V]{lru: l, now: opts.Now, flights: map[K]*flight[V]{}}, nil
+	if opts.MaxBytes > 0 {
+		c.maxBytes = max(1, opts.MaxBytes/int64(opts.Shards))
+	}
+	per := (opts.MaxEntries + opts.Shards - 1) / opts.Shards
+	for i := range c.shards {
+		sh := &c.shards[i]
+		l, err := lru.NewWithEvict[K, entry[V]](per, func(_ K, e entry[V]) { sh.bytes.Add(-e.size) })
+		if err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		sh.lru = l
+	}
+	return c, nil
+}
+
+func (c *Cache[K, V]) shard(k K) *shard[K, V] {
+	if len(c.shards) == 1 {
+		return &c.shards[0]
+	}
+	return &c.shards[maphash.Comparable(c.seed, k)%uint64(len(c.shards))]
 }
 
 // Get returns the live value for k. Expired entries are misses and are
 // removed. A hit does not allocate.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
-	v, ok := c.lookup(k)
+	sh := c.shard(k)
+	v, ok := c.lookup(sh, k)
 	if ok {
-		c.hits.Add(1)
+		sh.hits.Add(1)
 	} else {
-		c.misses.Add(1)
+		sh.misses.Add(1)
 	}
 	return v, ok
 }
 
 // lookup is Get without hit/miss accounting.
-func (c *Cache[K, V]) lookup(k K) (V, bool) {
-	e, ok := c.lru.Get(k)
+func (c *Cache[K, V]) lookup(sh *shard[K, V], k K) (V, bool) {
+	e, ok := sh.lru.Get(k)
 	if !ok {
 		var zero V
 		return zero, false
 	}
 	if e.exp != 0 && c.now().UnixNano() >= e.exp {
-		c.removeIfExpired(k)
+		c.removeIfExpired(sh, k)
 		var zero V
 		return zero, false
 	}
@@ -109,10 +178,10 @@ func (c *Cache[K, V]) lookup(k K) (V, bool) {
 
 // removeIfExpired removes k unless a concurrent Set replaced it with a
 // live entry since we looked.
-func (c *Cache[K, V]) removeIfExpired(k K) {
-	if e, ok := c.lru.Peek(k); ok && e.exp != 0 && c.now().UnixNano() >= e.exp {
-		if c.lru.Remove(k) {
-			c.expired.Add(1)
+func (c *Cache[K, V]) removeIfExpired(sh *shard[K, V], k K) {
+	if e, ok := sh.lru.Peek(k); ok && e.exp != 0 && c.now().UnixNano() >= e.exp {
+		if sh.lru.Remove(k) {
+			sh.expired.Add(1)
 		}
 	}
 }
@@ -120,16 +189,35 @@ func (c *Cache[K, V]) removeIfExpired(k K) {
 // Set stores v under k for ttl. ttl == 0 means the entry never expires; a
 // negative ttl stores nothing and removes any existing entry.
 func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
+	sh := c.shard(k)
+	sh.setMu.Lock()
+	defer sh.setMu.Unlock()
 	if ttl < 0 {
-		c.lru.Remove(k)
+		sh.lru.Remove(k)
 		return
 	}
 	var exp int64
 	if ttl > 0 {
 		exp = c.now().Add(ttl).UnixNano()
 	}
-	if c.lru.Add(k, entry[V]{v: v, exp: exp}) {
-		c.evictions.Add(1)
+	e := entry[V]{v: v, exp: exp}
+	if c.maxBytes > 0 {
+		e.size = c.size(k, v)
+		if e.size > c.maxBytes {
+			sh.lru.Remove(k) // too large to keep; drop any older value
+			return
+		}
+	}
+	sh.lru.Remove(k) // so that a replaced entry's size is subtracted once
+	sh.bytes.Add(e.size)
+	if sh.lru.Add(k, e) {
+		sh.evictions.Add(1)
+	}
+	for c.maxBytes > 0 && sh.bytes.Load() > c.maxBytes {
+		if _, _, ok := sh.lru.RemoveOldest(); !ok {
+			break
+		}
+		sh.evictions.Add(1)
 	}
 }
 
@@ -143,11 +231,12 @@ func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 // cached. If the loading caller's ctx is cancelled, a waiter whose ctx is
 // still live retries rather than inheriting that cancellation.
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, time.Duration, error)) (v V, hit bool, err error) {
-	if v, ok := c.lookup(k); ok {
-		c.hits.Add(1)
+	sh := c.shard(k)
+	if v, ok := c.lookup(sh, k); ok {
+		sh.hits.Add(1)
 		return v, true, nil
 	}
-	c.misses.Add(1)
+	sh.misses.Add(1)
 	for {
 		c.mu.Lock()
 		f, waiting := c.flights[k]
@@ -189,7 +278,7 @@ func (c *Cache[K, V]) fly(ctx context.Context, k K, f *flight[V], load func(ctx 
 	}()
 	// Re-check: another flight for k may have stored it between our miss
 	// and registering this flight.
-	if v, ok := c.lookup(k); ok {
+	if v, ok := c.lookup(c.shard(k), k); ok {
 		f.v, f.hit, finished = v, true, true
 		return
 	}
@@ -203,12 +292,25 @@ func (c *Cache[K, V]) fly(ctx context.Context, k K, f *flight[V], load func(ctx 
 }
 
 // Len returns the number of entries, including expired ones not yet removed.
-func (c *Cache[K, V]) Len() int { return c.lru.Len() }
-
-// Stats returns the cumulative counters.
-func (c *Cache[K, V]) Stats() Stats {
-	return Stats{
-		Hits: c.hits.Load(), Misses: c.misses.Load(), Loads: c.loads.Load(),
-		Evictions: c.evictions.Load(), Expired: c.expired.Load(),
+func (c *Cache[K, V]) Len() int {
+	n := 0
+	for i := range c.shards {
+		n += c.shards[i].lru.Len()
 	}
+	return n
+}
+
+// Stats returns the cumulative counters, summed over the shards.
+func (c *Cache[K, V]) Stats() Stats {
+	st := Stats{Loads: c.loads.Load()}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		st.Hits += sh.hits.Load()
+		st.Misses += sh.misses.Load()
+		st.Evictions += sh.evictions.Load()
+		st.Expired += sh.expired.Load()
+		st.Entries += sh.lru.Len()
+		st.Bytes += sh.bytes.Load()
+	}
+	return st
 }

@@ -42,12 +42,90 @@ func TestNewOptions(t *testing.T) {
 	if _, err := New[string, int](Options{MaxEntries: -1}); err == nil {
 		t.Error("negative MaxEntries accepted")
 	}
-	c := newCache[string, int](t, Options{})
+	// One shard: an exact LRU bound.
+	c := newCache[string, int](t, Options{Shards: 1})
 	for i := range DefaultMaxEntries + 10 {
 		c.Set(string(rune(i)), i, 0)
 	}
 	if c.Len() != DefaultMaxEntries {
 		t.Errorf("Len = %d, want default %d", c.Len(), DefaultMaxEntries)
+	}
+	// Default sharding (16 for this size): each shard holds its share, so
+	// the total never exceeds the bound and stays close to it.
+	c = newCache[string, int](t, Options{})
+	for i := range 4 * DefaultMaxEntries {
+		c.Set(string(rune(i)), i, 0)
+	}
+	if n := c.Len(); n > DefaultMaxEntries || n < DefaultMaxEntries*9/10 {
+		t.Errorf("sharded Len = %d, want within [%d, %d]", n, DefaultMaxEntries*9/10, DefaultMaxEntries)
+	}
+	if _, err := New[string, int](Options{MaxBytes: 10}); err == nil {
+		t.Error("MaxBytes without a size function accepted")
+	}
+}
+
+func TestMaxBytes(t *testing.T) {
+	size := func(_ string, v []byte) int64 { return int64(len(v)) }
+	c, err := NewSized[string, []byte](Options{MaxEntries: 100, MaxBytes: 1000, Shards: 1}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		c.Set(string(rune('a'+i)), make([]byte, 150), 0) // 1500 bytes offered
+	}
+	st := c.Stats()
+	if st.Bytes > 1000 || st.Bytes != int64(st.Entries)*150 || st.Entries != 6 {
+		t.Fatalf("bytes %d entries %d, want 6 entries of 150 = 900 ≤ 1000", st.Bytes, st.Entries)
+	}
+	if _, ok := c.Get("a"); ok {
+		t.Error("the least recently used entry survived")
+	}
+	if _, ok := c.Get("j"); !ok {
+		t.Error("the newest entry was evicted")
+	}
+	// Replacing an entry counts its size once.
+	c.Set("j", make([]byte, 10), 0)
+	if st := c.Stats(); st.Bytes != 5*150+10 {
+		t.Fatalf("after replace: bytes %d, want %d", st.Bytes, 5*150+10)
+	}
+	// Larger than the whole budget: not stored, and the old value goes.
+	c.Set("j", make([]byte, 2000), 0)
+	if _, ok := c.Get("j"); ok {
+		t.Error("an entry over the budget was stored")
+	}
+	if st := c.Stats(); st.Bytes != 5*150 {
+		t.Fatalf("bytes %d, want %d", st.Bytes, 5*150)
+	}
+}
+
+func TestMaxBytesConcurrent(t *testing.T) {
+	size := func(_ int, v []byte) int64 { return int64(len(v)) }
+	c, err := NewSized[int, []byte](Options{MaxEntries: 4096, MaxBytes: 64 << 10}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				k := (g*7919 + i) % 3000
+				c.Set(k, make([]byte, 100+k%400), 0)
+				c.Get((k * 31) % 3000)
+			}
+		}()
+	}
+	wg.Wait()
+	st := c.Stats()
+	var sum int64
+	for k := range 3000 {
+		if v, ok := c.Get(k); ok {
+			sum += int64(len(v))
+		}
+	}
+	if st.Bytes != sum || st.Bytes > 64<<10 {
+		t.Fatalf("accounted %d bytes, held %d, budget %d", st.Bytes, sum, 64<<10)
 	}
 }
 

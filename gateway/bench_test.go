@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -89,4 +90,27 @@ routes:
 			b.Fatal(e)
 		}
 	}
+}
+
+// BenchmarkHandlerGeoIP: the whole public handler for a cached GeoIP route
+// request (X-Forwarded-For from loopback → Cairo → existence-checked
+// prefix → cached presigned URL → 302), in parallel, without the network.
+func BenchmarkHandlerGeoIP(b *testing.B) {
+	g := startGatewayB(b)
+	h := g.srv.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var req fasthttp.Request
+		req.SetRequestURI("/r/map-tiles.zip")
+		req.Header.Set("X-Forwarded-For", "156.173.10.20")
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+		for pb.Next() {
+			ctx.Response.Reset()
+			h(&ctx)
+			if ctx.Response.StatusCode() != 302 {
+				b.Fatal(ctx.Response.StatusCode())
+			}
+		}
+	})
 }

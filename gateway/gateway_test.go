@@ -41,6 +41,19 @@ func demoRules(t *testing.T) []byte {
 // startGateway starts a gateway with the given rules file contents and
 // returns when it accepts connections. It is stopped at test cleanup.
 func startGateway(t *testing.T, rulesYAML []byte, mutate ...func(*Config)) *testGateway {
+	return startGatewayTB(t, rulesYAML, mutate...)
+}
+
+// startGatewayB is startGateway for benchmarks: demo rules, real GeoIP.
+func startGatewayB(b *testing.B) *testGateway {
+	rules, err := os.ReadFile("../examples/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return startGatewayTB(b, rules, withGeo(b))
+}
+
+func startGatewayTB(t testing.TB, rulesYAML []byte, mutate ...func(*Config)) *testGateway {
 	t.Helper()
 	endpoint := testenv.S3(t)
 	dir := t.TempDir()

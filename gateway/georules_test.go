@@ -20,7 +20,7 @@ const (
 )
 
 // withGeo trusts loopback (the test client) and loads the real DB-IP files.
-func withGeo(t *testing.T) func(*Config) {
+func withGeo(t testing.TB) func(*Config) {
 	dir := testenv.GeoIPDir(t)
 	return func(c *Config) {
 		c.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"}

@@ -130,3 +130,7 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// s2b views s as bytes without copying, for APIs that take []byte and copy
+// it (fasthttp header setters). The bytes must not be modified.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,9 +18,10 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 
 	// observers caches the label-resolved collectors per (route, status) so
-	// the hot path does not hash label values on every request.
-	mu        sync.RWMutex
-	observers map[obsKey]observer
+	// the hot path does not hash label values on every request. The map is
+	// copied on write (rare: a new route/status pair) and read lock-free.
+	mu        sync.Mutex
+	observers atomic.Pointer[map[obsKey]observer]
 
 	rulesReloadSuccess prometheus.Gauge
 	rulesReloads       *prometheus.CounterVec
@@ -50,7 +52,6 @@ func newMetrics() *metrics {
 			Help:    "Time to answer a public request, by route and HTTP status.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "status"}),
-		observers: map[obsKey]observer{},
 		rulesReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "edgegate_rules_reload_success",
 			Help: "1 if the last rules (re)load succeeded, 0 if it failed (the previous rules keep serving).",
@@ -72,6 +73,7 @@ func newMetrics() *metrics {
 			Help: "HEAD requests sent to S3 for existence checks (cache misses).",
 		}),
 	}
+	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -81,14 +83,18 @@ func newMetrics() *metrics {
 // observe records one request.
 func (m *metrics) observe(route string, status int, d time.Duration) {
 	k := obsKey{route, status}
-	m.mu.RLock()
-	o, ok := m.observers[k]
-	m.mu.RUnlock()
+	o, ok := (*m.observers.Load())[k]
 	if !ok {
 		s := strconv.Itoa(status)
 		o = observer{m.requests.WithLabelValues(route, s), m.latency.WithLabelValues(route, s)}
 		m.mu.Lock()
-		m.observers[k] = o
+		old := *m.observers.Load()
+		next := make(map[obsKey]observer, len(old)+1)
+		for kk, vv := range old {
+			next[kk] = vv
+		}
+		next[k] = o
+		m.observers.Store(&next)
 		m.mu.Unlock()
 	}
 	o.count.Inc()

@@ -51,6 +51,7 @@ type Server struct {
 	shuttingDown atomic.Bool
 
 	scratch sync.Pool // *scratch
+	clock   *coarseClock
 
 	// testHookRoute, when set by a test, runs in serveRoute before signing.
 	testHookRoute func()
@@ -64,12 +65,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
 	s.scratch.New = func() any { return new(scratch) }
+	s.clock = newCoarseClock(2 * time.Millisecond)
+	ok := false
+	defer func() {
+		if !ok {
+			s.clock.Stop()
+		}
+	}()
 	st, err := store.New(ctx, cfg.S3)
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
-	if s.signer, err = presign.New(st, cfg.Presign); err != nil {
+	if s.signer, err = presign.New(st, withClock(cfg.Presign, s.clock.Now)); err != nil {
 		return nil, err
 	}
 	rs, err := rules.NewStore(cfg.Rules, rules.StoreOptions{
@@ -100,7 +108,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.metrics.geoReloadSuccess.Set(1)
-	if s.existCache, err = cache.New[existKey, bool](cache.Options{MaxEntries: cfg.Exists.MaxEntries}); err != nil {
+	if s.existCache, err = cache.New[existKey, bool](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now}); err != nil {
 		return nil, err
 	}
 	s.public = &fasthttp.Server{
@@ -119,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Handler:           s.AdminHandler(),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
+	ok = true
 	return s, nil
 }
 
@@ -185,6 +194,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 		errs = append(errs, err)
 	}
 	s.signer.Close()
+	s.clock.Stop()
 	return errors.Join(errs...)
 }
 
@@ -256,12 +266,27 @@ type routeAnswer struct {
 // keys and header values are built here instead of allocated.
 type scratch struct {
 	key, obj, hdr []byte
+	hdrs          reqHeaders
 }
 
 // varyCDN names the request headers a public, header-decided answer
 // depends on.
-const varyCDN = "Accept, " + geo.HeaderCloudFrontViewerCountry + ", " + geo.HeaderCloudFrontViewerCountryRegion +
-	", " + geo.HeaderCloudFrontViewerCity + ", " + geo.HeaderCFIPCountry
+var valVaryCDN = []byte("Accept, " + geo.HeaderCloudFrontViewerCountry + ", " + geo.HeaderCloudFrontViewerCountryRegion +
+	", " + geo.HeaderCloudFrontViewerCity + ", " + geo.HeaderCFIPCountry)
+
+// Canonical response header names, set without normalisation.
+var (
+	hdrXEdgeRules   = []byte("X-Edge-Rules")
+	hdrCacheControl = []byte("Cache-Control")
+	hdrVary         = []byte("Vary")
+	hdrLocation     = []byte("Location")
+)
+
+// withClock returns cfg with its clock set (presign.Config is a value).
+func withClock(cfg presign.Config, now func() time.Time) presign.Config {
+	cfg.Now = now
+	return cfg
+}
 
 func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	if !ctx.IsGet() && !ctx.IsHead() {
@@ -277,9 +302,10 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 		return
 	}
 	args := ctx.QueryArgs()
-	wantJSON := bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) ||
-		bytes.Contains(ctx.Request.Header.PeekBytes(strAccept), strJSON)
-	req := request{key: key, headers: &ctx.Request.Header, peer: peerAddr(ctx), buf: &sc.obj}
+	sc.hdrs.load(&ctx.Request.Header)
+	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
+	wantJSON := bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)
+	req := request{key: key, headers: &sc.hdrs, peer: peerAddr(ctx), buf: &sc.obj}
 	if args.HasBytes(strRegion) {
 		req.region = args.PeekBytes(strRegion)
 		if req.region == nil {
@@ -319,10 +345,10 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 		return
 	}
 	h := &ctx.Response.Header
-	h.Set("X-Edge-Rules", t.Hash())
+	h.SetCanonical(hdrXEdgeRules, s2b(t.Hash()))
 	// A cache may keep the answer only while the URL in it still has the
 	// route's whole TTL left: at most the signing window (see presign).
-	maxAge := int64((time.Until(u.Expires) - d.Route.TTL) / time.Second)
+	maxAge := int64((u.Expires.Sub(s.clock.Now()) - d.Route.TTL) / time.Second)
 	if maxAge < 0 {
 		maxAge = 0
 	}
@@ -335,11 +361,11 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	}
 	cc = strconv.AppendInt(cc, maxAge, 10)
 	sc.hdr = cc
-	h.SetBytesV("Cache-Control", cc)
+	h.SetCanonical(hdrCacheControl, cc)
 	if public && d.RegionSource == SourceHeader {
-		h.Set("Vary", varyCDN)
+		h.SetCanonical(hdrVary, valVaryCDN)
 	} else {
-		h.Set("Vary", "Accept")
+		h.SetCanonical(hdrVary, hdrAccept)
 	}
 	if wantJSON {
 		var body bytes.Buffer
@@ -357,7 +383,7 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	}
 	// Set the header directly: ctx.Redirect would normalise the URL and
 	// rewrite escapes such as %2B, breaking the signature.
-	h.Set("Location", u.URL)
+	h.SetCanonical(hdrLocation, s2b(u.URL))
 	ctx.SetStatusCode(http.StatusFound)
 }
 
