@@ -30,4 +30,3 @@ func FuzzRegionName(f *testing.F) {
 		}
 	})
 }
-
