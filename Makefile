@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test build vet clean
+.PHONY: run test build vet clean bench-route
 
 run:
 	bash scripts/run.sh
@@ -15,3 +15,7 @@ vet:
 
 clean:
 	rm -rf bin
+
+# Route path side by side with nginx + geoip2 (wrk, alternating rounds).
+bench-route:
+	bash scripts/bench-route.sh 10s 3

@@ -34,21 +34,28 @@ for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:19090/readyz 2>/dev/null && curl -s -o /dev/null http://127.0.0.1:18081/r/x && break
   sleep 0.1
 done
-xff="X-Forwarded-For: 156.173.10.20"   # DB-IP: Cairo, EG
-echo "edgegate: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "$xff" http://127.0.0.1:18080/r/map-tiles.zip | cut -c1-90)..."
-echo "nginx:    $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "$xff" http://127.0.0.1:18081/r/map-tiles.zip)"
-declare -A sum=([edgegate]=0 [nginx]=0)
-run() { # name url
-  local out rps
-  out=$(wrk -t2 -c64 -d"$dur" --latency -H "$xff" "$2")
+echo "edgegate: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:18080/r/map-tiles.zip?region=egypt-cairo' | cut -c1-90)..."
+echo "nginx:    $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:18081/r/map-tiles.zip?region=egypt-cairo')"
+declare -A sum
+run() { # label url round [wrk args...]
+  local label=$1 url=$2 r=$3 out rps
+  shift 3
+  out=$(wrk -t2 -c64 -d"$dur" --latency "$@" "$url")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  echo "$1 round $3: $rps req/s, p50 $(awk '$1=="50%" {print $2}' <<<"$out"), p99 $(awk '$1=="99%" {print $2}' <<<"$out")$(grep -q 'Non-2xx' <<<"$out" && echo '')"
-  sum[$1]=$(awk -v a="${sum[$1]}" -v b="$rps" 'BEGIN{print a+b}')
+  printf '%-22s round %s: %9s req/s  p50 %-8s p99 %-8s%s\n' "$label" "$r" "$rps" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
+    "$(grep -o 'Non-2xx or 3xx responses: [0-9]*' <<<"$out" | sed 's/^/  /')"
+  sum[$label]=$(awk -v a="${sum[$label]:-0}" -v b="$rps" 'BEGIN{print a+b}')
 }
-wrk -t2 -c64 -d2s -H "$xff" http://127.0.0.1:18080/r/map-tiles.zip >/dev/null   # warm-up
+lua=bench/random-xff.lua
+wrk -t2 -c64 -d2s -s "$lua" http://127.0.0.1:18080/r/map-tiles.zip >/dev/null   # warm-up
 for r in $(seq 1 "$rounds"); do
-  run edgegate http://127.0.0.1:18080/r/map-tiles.zip "$r"
-  run nginx http://127.0.0.1:18081/r/map-tiles.zip "$r"
+  run "edgegate query" 'http://127.0.0.1:18080/r/map-tiles.zip?region=egypt-cairo' "$r"
+  run "nginx query" 'http://127.0.0.1:18081/r/map-tiles.zip?region=egypt-cairo' "$r"
+  run "edgegate geoip" http://127.0.0.1:18080/r/map-tiles.zip "$r" -s "$lua"
+  run "nginx geoip" http://127.0.0.1:18081/r/map-tiles.zip "$r" -s "$lua"
 done
-awk -v e="${sum[edgegate]}" -v n="${sum[nginx]}" -v r="$rounds" \
-  'BEGIN{printf "mean: edgegate %.0f req/s, nginx+geoip2 %.0f req/s, ratio edgegate/nginx %.2f\n", e/r, n/r, e/n}'
+for path in query geoip; do
+  awk -v e="${sum[edgegate $path]}" -v n="${sum[nginx $path]}" -v r="$rounds" -v p="$path" \
+    'BEGIN{printf "%s path mean: edgegate %.0f req/s, nginx+geoip2 %.0f req/s, edgegate/nginx %.2f\n", p, e/r, n/r, e/n}'
+done
