@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
+	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Geo geo.Config `yaml:"geo"`
 	// Presign: signing window, URL cache size, CloudFront keys.
 	Presign presign.Config `yaml:"presign"`
+	// Images configures /img/ (presets, limits, formats, admission,
+	// signing keys, variant cache, write-back).
+	Images ImagesConfig `yaml:"images"`
 	// Exists tunes the existence checks of routes with `fallback: exists`.
 	Exists ExistsConfig `yaml:"exists"`
 }
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
 		Log:             LogConfig{Format: "text", Level: "info"},
+		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000},
 	}
 }
@@ -87,6 +92,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, err
 	}
 	cfg.S3.ApplyEnv(os.Getenv)
+	cfg.Images.ApplyEnv(os.LookupEnv)
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
 	}
@@ -144,6 +150,12 @@ func (c Config) Validate() error {
 	}
 	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 {
 		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl and exists.max_entries must be positive"))
+	}
+	if err := c.Images.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Images.CacheBytes <= 0 || c.Images.MaxAge < 0 {
+		errs = append(errs, errors.New("config: images.cache_bytes must be positive and images.max_age not negative"))
 	}
 	if err := c.Presign.Validate(); err != nil {
 		errs = append(errs, err)

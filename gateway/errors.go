@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 )
@@ -13,6 +14,8 @@ type Error struct {
 	Status int
 	Msg    string
 	Err    error
+	// RetryAfter, in seconds, is sent as Retry-After when positive (429, 503).
+	RetryAfter int
 }
 
 func (e *Error) Error() string {
@@ -40,5 +43,8 @@ func writeError(ctx *fasthttp.RequestCtx, e *Error) {
 	ctx.SetStatusCode(e.Status)
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	ctx.SetBody(append(body, '\n'))
 }

@@ -28,6 +28,9 @@ type metrics struct {
 	rulesLoadedAt      prometheus.Gauge
 	geoReloadSuccess   prometheus.Gauge
 	s3Heads            prometheus.Counter
+	imageCache         *prometheus.CounterVec
+	imagesRendered     prometheus.Counter
+	variantsStored     prometheus.Counter
 }
 
 type obsKey struct {
@@ -73,9 +76,19 @@ func newMetrics() *metrics {
 			Help: "HEAD requests sent to S3 for existence checks (cache misses).",
 		}),
 	}
+	m.imageCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_image_requests_total",
+		Help: "Image answers by where the variant came from: hit (in-process cache), stored (S3 write-back tier), miss (rendered).",
+	}, []string{"result"})
+	m.imagesRendered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_images_rendered_total", Help: "Variants rendered with libvips.",
+	})
+	m.variantsStored = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_variants_stored_total", Help: "Variants written back to S3.",
+	})
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
-		m.geoReloadSuccess, m.s3Heads,
+		m.geoReloadSuccess, m.s3Heads, m.imageCache, m.imagesRendered, m.variantsStored,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/rules"
+	"github.com/edgegate/edgegate/store"
 )
 
 // Region sources reported in answers and explain output.
@@ -172,24 +173,31 @@ type existKey struct{ bucket, key string }
 
 // exists answers from the cache, or with one coalesced HEAD request whose
 // answer (positive or negative) is cached.
-// key may alias a request buffer: it is cloned before the cache keeps it.
 func (s *Server) exists(ctx context.Context, bucket, key string) (ok, hit bool, err error) {
-	if ok, hit := s.existCache.Get(existKey{bucket, key}); hit {
-		return ok, true, nil
+	m, hit, err := s.head(ctx, bucket, key)
+	return m.Exists, hit, err
+}
+
+// head returns an object's metadata from the cache, or from one coalesced
+// HEAD request whose answer (found: exists.ttl, missing: exists.negative_ttl)
+// is cached. key may alias a request buffer: it is cloned before the cache
+// keeps it.
+func (s *Server) head(ctx context.Context, bucket, key string) (m store.Meta, hit bool, err error) {
+	if m, hit := s.existCache.Get(existKey{bucket, key}); hit {
+		return m, true, nil
 	}
 	key = strings.Clone(key)
-	ok, hit, err = s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (bool, time.Duration, error) {
+	return s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (store.Meta, time.Duration, error) {
 		s.metrics.s3Heads.Inc()
-		found, err := s.store.Exists(ctx, bucket, key)
+		m, err := s.store.Head(ctx, bucket, key)
 		if err != nil {
-			return false, 0, err
+			return store.Meta{}, 0, err
 		}
-		if found {
-			return true, s.cfg.Exists.TTL, nil
+		if m.Exists {
+			return m, s.cfg.Exists.TTL, nil
 		}
-		return false, s.cfg.Exists.NegativeTTL, nil
+		return m, s.cfg.Exists.NegativeTTL, nil
 	})
-	return ok, hit, err
 }
 
 func truncate(s string, n int) string {

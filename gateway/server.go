@@ -23,11 +23,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
+	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
 	"github.com/edgegate/edgegate/store"
 )
@@ -43,7 +45,12 @@ type Server struct {
 	ipres   *geo.IPResolver
 	geodb   *geo.DB
 
-	existCache *cache.Cache[existKey, bool]
+	existCache *cache.Cache[existKey, store.Meta]
+
+	images    *resize.Processor
+	admission *resize.Admission
+	variants  *cache.Cache[variantKey, *variant]
+	writeBackState
 
 	public *fasthttp.Server
 	admin  *http.Server
@@ -108,9 +115,30 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.metrics.geoReloadSuccess.Set(1)
-	if s.existCache, err = cache.New[existKey, bool](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now}); err != nil {
+	if s.existCache, err = cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now}); err != nil {
 		return nil, err
 	}
+	if s.images, err = resize.New(cfg.Images.Config); err != nil {
+		return nil, err
+	}
+	s.admission = s.images.NewAdmission()
+	if s.variants, err = cache.NewSized[variantKey, *variant](cache.Options{
+		MaxEntries: 100000, MaxBytes: cfg.Images.CacheBytes, Now: s.clock.Now,
+	}, variantSize); err != nil {
+		return nil, err
+	}
+	s.writeSlots = make(chan struct{}, 64)
+	s.metrics.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_bytes",
+			Help: "Bytes of rendered variants held in the in-process cache."},
+			func() float64 { return float64(s.variants.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_entries",
+			Help: "Rendered variants held in the in-process cache."},
+			func() float64 { return float64(s.variants.Stats().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_admission_megapixels_in_use",
+			Help: "Megapixels of images being decoded or resized now."},
+			func() float64 { mp, _ := s.admission.InUse(); return float64(mp) }),
+	)
 	s.public = &fasthttp.Server{
 		Handler:                       s.Handler(),
 		Name:                          "edgegate",
@@ -193,6 +221,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	if err := s.geodb.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	s.writeWG.Wait() // pending write-backs (each bounded by the S3 timeout)
 	s.signer.Close()
 	s.clock.Stop()
 	return errors.Join(errs...)
@@ -231,8 +260,11 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 		case bytes.HasPrefix(path, prefixRoute):
 			route = "route"
 			s.serveRoute(ctx, path[len(prefixRoute):])
+		case bytes.HasPrefix(path, prefixImage):
+			route = "image"
+			s.serveImage(ctx, path, path[len(prefixImage):])
 		default:
-			writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME"))
+			writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME or /img/{preset}/{key}"))
 		}
 		s.metrics.observe(route, ctx.Response.StatusCode(), time.Since(start))
 	}

@@ -8,9 +8,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -217,4 +219,85 @@ func isNotFound(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Meta is what a HEAD request says about an object.
+type Meta struct {
+	Exists      bool
+	ETag        string // as S3 sends it, quotes included
+	Size        int64
+	ContentType string
+	// Metadata holds the x-amz-meta-* values (keys lower case, without
+	// the prefix).
+	Metadata map[string]string
+}
+
+// Head returns the object's metadata; a missing object is Meta{} and no
+// error.
+func (s *Store) Head(ctx context.Context, bucket, key string) (Meta, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	out, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return Meta{}, nil
+		}
+		return Meta{}, fmt.Errorf("store: HEAD %s/%s: %w", bucket, key, err)
+	}
+	return Meta{Exists: true, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata}, nil
+}
+
+// ErrTooLarge is returned by Get for an object over its byte limit.
+var ErrTooLarge = errors.New("store: object over the size limit")
+
+// ErrNotFound is returned by Get for a missing object.
+var ErrNotFound = errors.New("store: no such object")
+
+// Get downloads an object of at most maxBytes (0: no limit), reading the
+// body as it streams and stopping as soon as the limit is passed, so an
+// oversized object costs at most maxBytes+1 bytes of transfer.
+func (s *Store) Get(ctx context.Context, bucket, key string, maxBytes int64) ([]byte, Meta, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	out, err := s.Client(bucket).GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, Meta{}, fmt.Errorf("%w: %s/%s", ErrNotFound, bucket, key)
+		}
+		return nil, Meta{}, fmt.Errorf("store: GET %s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	m := Meta{Exists: true, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata}
+	if maxBytes > 0 && m.Size > maxBytes {
+		return nil, m, fmt.Errorf("%w: %s/%s is %d bytes, over %d", ErrTooLarge, bucket, key, m.Size, maxBytes)
+	}
+	var r io.Reader = out.Body
+	if maxBytes > 0 {
+		r = io.LimitReader(out.Body, maxBytes+1)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(m.Size, 0)+1))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, m, fmt.Errorf("store: GET %s/%s: read body: %w", bucket, key, err)
+	}
+	if maxBytes > 0 && int64(buf.Len()) > maxBytes {
+		return nil, m, fmt.Errorf("%w: %s/%s is over %d bytes", ErrTooLarge, bucket, key, maxBytes)
+	}
+	return buf.Bytes(), m, nil
+}
+
+// Put stores body under bucket/key with a content type and x-amz-meta-*
+// metadata.
+func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string, meta map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.Client(bucket).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &bucket, Key: &key, Body: bytes.NewReader(body),
+		ContentType: aws.String(contentType), Metadata: meta,
+	})
+	if err != nil {
+		return fmt.Errorf("store: PUT %s/%s: %w", bucket, key, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@
 //	edgegate [serve] [--config edgegate.yaml] [--rules F] [--listen A] [--admin-listen A] [--log-format text|json]
 //	edgegate check   [--config edgegate.yaml] [--rules F]
 //	edgegate explain [--config edgegate.yaml] [--ip A] [--region R] [--header 'K: V']... KEY
+//	edgegate sign    [--config edgegate.yaml] PATH
 //	edgegate version
 //
 // It parses flags and calls into package gateway; nothing else lives here.
@@ -19,10 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/edgegate/edgegate/gateway"
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
 )
 
@@ -45,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(args, stdout, stderr)
 	case "explain":
 		return explain(args, stdout, stderr)
+	case "sign":
+		return sign(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -64,6 +69,7 @@ func usage(w io.Writer) {
   edgegate check   [--config FILE] [--rules FILE]   validate config and rules offline; exit 1 on errors
   edgegate explain [--config FILE] [--ip ADDR] [--region NAME] [--header 'Name: value']... KEY
                    print the whole routing decision for KEY as JSON
+  edgegate sign    [--config FILE] PATH      print PATH?sig=... for a custom image size (/img/300x200-cover/KEY)
   edgegate version
 `)
 }
@@ -236,6 +242,36 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	if ex.Error != "" {
 		return 1
 	}
+	return 0
+}
+
+func sign(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("edgegate sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "edgegate.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "/img/") || strings.Contains(fs.Arg(0), "?") {
+		fmt.Fprintln(stderr, "edgegate sign: want exactly one PATH like /img/300x200-cover/photos/a.jpg (no query)")
+		return 2
+	}
+	cfg, err := loadConfig(&commonFlags{config: *config})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	p, err := resize.New(cfg.Images.Config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sig, ok := p.Sign(fs.Arg(0))
+	if !ok {
+		fmt.Fprintln(stderr, "edgegate sign: no signing key configured (images.signing_keys or EDGEGATE_IMG_SIGNING_KEYS)")
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s?sig=%s\n", fs.Arg(0), sig)
 	return 0
 }
 

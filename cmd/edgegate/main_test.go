@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/resize"
 )
 
 // TestMain lets the test binary act as the edgegate binary for the
@@ -187,5 +188,28 @@ geo:
 	}
 	if !strings.Contains(out.String(), `unknown region \"mars\"`) {
 		t.Errorf("output lacks the error: %s", out.String())
+	}
+}
+
+func TestSignCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	path := "/img/300x200-cover/photos/sample.jpg"
+	if code := run([]string{"sign", "--config", "../../examples/edgegate.yaml", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	signed := strings.TrimSpace(out.String())
+	p, sig, ok := strings.Cut(signed, "?sig=")
+	if !ok || p != path {
+		t.Fatalf("output %q", signed)
+	}
+	keys, err := resize.DecodeKeys([]string{"hex:65646765676174652064656d6f206b6579202d206e6f7420666f722070726f64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resize.Verify(keys, path, sig) || resize.Verify(keys, path+"x", sig) {
+		t.Fatalf("signature %q does not verify for exactly %s", sig, path)
+	}
+	if code := run([]string{"sign", "--config", "../../examples/edgegate.yaml", "photos/a.jpg"}, &out, &errb); code != 2 {
+		t.Fatalf("a non-/img/ path: exit %d, want 2", code)
 	}
 }

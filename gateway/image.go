@@ -1,0 +1,370 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/edgegate/resize"
+	"github.com/edgegate/edgegate/store"
+)
+
+// ImagesConfig configures /img/: the resize settings (presets, limits,
+// qualities, admission, signing keys) plus the gateway's variant cache and
+// write-back.
+type ImagesConfig struct {
+	resize.Config `yaml:",inline"`
+	// CacheBytes bounds the in-process variant cache by the sum of the
+	// rendered images' sizes. Default 256 MiB.
+	CacheBytes int64 `yaml:"cache_bytes"`
+	// MaxAge is the Cache-Control max-age of image answers. Default 24h.
+	MaxAge time.Duration `yaml:"max_age"`
+	// StoreVariants writes each rendered variant back to S3 under the
+	// preset's folder (thumbnails/, medium/, large/ by default) so that
+	// other gateways serve it without rendering. Default false.
+	StoreVariants bool `yaml:"store_variants"`
+}
+
+// Variant metadata written with stored variants.
+const metaSourceETag = "source-etag"
+
+// variantKey names one rendered variant: the source object and version,
+// the transform and the output format (or formatUnknown when it depends
+// on the source's alpha channel, known only after probing).
+type variantKey struct {
+	bucket, key, etag, spec string
+	format                  resize.Format
+	formatKnown             bool
+	accept                  uint8 // with !formatKnown: which modern formats the client accepts
+}
+
+// variant is a rendered image, immutable once cached.
+type variant struct {
+	data   []byte
+	format resize.Format
+	etag   string // strong ETag, quotes included
+	stored bool   // came from the S3 write-back tier, not rendered here
+}
+
+func variantSize(_ variantKey, v *variant) int64 { return int64(len(v.data)) + 128 }
+
+var (
+	prefixImage   = []byte("/img/")
+	strSig        = []byte("sig")
+	hdrXCache     = []byte("X-Cache")
+	hdrETag       = []byte("ETag")
+	hdrRetryAfter = []byte("Retry-After")
+)
+
+// imageRequest is a parsed /img/ request.
+type imageRequest struct {
+	spec     string
+	tr       resize.Transform
+	key      string
+	explicit string
+	accept   []byte
+}
+
+func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		writeError(ctx, errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16)))
+		return
+	}
+	ir, e := s.parseImageRequest(ctx, path, rest)
+	if e != nil {
+		writeError(ctx, e)
+		return
+	}
+	bg := context.Background() // see serveRoute: not ctx, which shutdown cancels
+	t := s.rules.Table()
+	req := request{key: ir.key, headers: &ctx.Request.Header, peer: peerAddr(ctx)}
+	if args := ctx.QueryArgs(); args.HasBytes(strRegion) {
+		req.region = append([]byte{}, args.PeekBytes(strRegion)...)
+	}
+	d, derr := s.decide(bg, t, req, nil)
+	if derr != nil {
+		writeError(ctx, derr)
+		return
+	}
+	src, _, err := s.head(bg, d.Bucket, d.ObjectKey)
+	if err != nil {
+		writeError(ctx, storeError(err))
+		return
+	}
+	if !src.Exists {
+		writeError(ctx, errorf(http.StatusNotFound, "source image %q not found", truncate(d.ObjectKey, 256)))
+		return
+	}
+	vk := variantKey{bucket: d.Bucket, key: d.ObjectKey, etag: src.ETag, spec: ir.spec}
+	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(src.ContentType, "image/"))
+	f1, err := resize.Negotiate(ir.accept, ir.explicit, srcFormat, false)
+	if err != nil {
+		writeError(ctx, resizeError(err))
+		return
+	}
+	f2, _ := resize.Negotiate(ir.accept, ir.explicit, srcFormat, true)
+	if f1 == f2 {
+		vk.format, vk.formatKnown = f1, true
+	} else {
+		vk.accept = acceptClass(ir.accept)
+	}
+	// Answer a revalidation before doing any work, when the answer's
+	// identity is already known.
+	if vk.formatKnown && etagMatches(ctx.Request.Header.Peek("If-None-Match"), variantETag(vk)) {
+		s.imageHeaders(ctx, t.Hash(), variantETag(vk), ir.explicit)
+		ctx.SetStatusCode(http.StatusNotModified)
+		return
+	}
+	v, hit, err := s.variants.GetOrLoad(bg, vk, func(lctx context.Context) (*variant, time.Duration, error) {
+		return s.renderVariant(lctx, vk, ir, src)
+	})
+	if err != nil {
+		writeError(ctx, renderError(err))
+		return
+	}
+	s.imageHeaders(ctx, t.Hash(), v.etag, ir.explicit)
+	switch {
+	case hit:
+		ctx.Response.Header.SetCanonical(hdrXCache, []byte("HIT"))
+		s.metrics.imageCache.WithLabelValues("hit").Inc()
+	case v.stored:
+		ctx.Response.Header.SetCanonical(hdrXCache, []byte("STORED"))
+		s.metrics.imageCache.WithLabelValues("stored").Inc()
+	default:
+		ctx.Response.Header.SetCanonical(hdrXCache, []byte("MISS"))
+		s.metrics.imageCache.WithLabelValues("miss").Inc()
+	}
+	if etagMatches(ctx.Request.Header.Peek("If-None-Match"), v.etag) {
+		ctx.SetStatusCode(http.StatusNotModified)
+		return
+	}
+	ctx.SetContentType(v.format.ContentType())
+	ctx.SetStatusCode(http.StatusOK)
+	ctx.Response.SetBodyRaw(v.data) // immutable cached bytes: no copy
+}
+
+// parseImageRequest splits /img/{spec}/{key}, parses the spec, and checks
+// the signature of custom sizes (HMAC of the path as sent, ?sig=).
+func (s *Server) parseImageRequest(ctx *fasthttp.RequestCtx, path, rest []byte) (imageRequest, *Error) {
+	var ir imageRequest
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 {
+		return ir, errorf(http.StatusBadRequest, "want /img/{preset}/{key} or /img/{W}x{H}[-{fit}]/{key}?sig=...")
+	}
+	ir.spec = string(rest[:i])
+	tr, err := s.images.ParseSpec(ir.spec)
+	if err != nil {
+		return ir, resizeError(err)
+	}
+	ir.tr = tr
+	key, kerr := parseKey(rest[i+1:])
+	if kerr != nil {
+		return ir, kerr
+	}
+	ir.key = key
+	args := ctx.QueryArgs()
+	if tr.Custom() {
+		sig := args.PeekBytes(strSig)
+		if len(sig) == 0 {
+			return ir, errorf(http.StatusForbidden, "custom sizes need a signature (?sig=); presets do not")
+		}
+		if !s.images.Verify(string(path), string(sig)) {
+			return ir, errorf(http.StatusForbidden, "bad signature for %q", truncate(string(path), 256))
+		}
+	}
+	ir.explicit = string(args.PeekBytes(strFormat))
+	ir.accept = append([]byte{}, ctx.Request.Header.PeekBytes(strAccept)...)
+	return ir, nil
+}
+
+// renderVariant runs on a variant-cache miss, once per key however many
+// requests wait: the stored variant in S3 if write-back is on, else fetch,
+// check, admit, resize, and write back.
+func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta) (*variant, time.Duration, error) {
+	if s.cfg.Images.StoreVariants && vk.formatKnown {
+		sk := storedKey(ir.tr, vk.key, vk.format)
+		data, m, err := s.store.Get(ctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
+		if err == nil && m.Metadata[metaSourceETag] == vk.etag {
+			return &variant{data: data, format: vk.format, etag: variantETag(vk), stored: true}, 0, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("stored variant unreadable; rendering", "key", sk, "err", err)
+		}
+	}
+	data, m, err := s.store.Get(ctx, vk.bucket, vk.key, s.cfg.Images.MaxSourceBytes)
+	if err != nil {
+		return nil, 0, err
+	}
+	if m.ETag != vk.etag {
+		// The source changed since the HEAD: key the variant by what we read.
+		vk.etag = m.ETag
+	}
+	info, err := s.images.Check(data)
+	if err != nil {
+		return nil, 0, err
+	}
+	f := vk.format
+	if !vk.formatKnown {
+		if f, err = resize.Negotiate(ir.accept, ir.explicit, info.Format, info.HasAlpha); err != nil {
+			return nil, 0, err
+		}
+		vk.format, vk.formatKnown = f, true
+	}
+	release, err := s.admission.Acquire(ctx, info.Megapixels())
+	if err != nil {
+		return nil, 0, err
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer release() // libvips cannot be interrupted: the budget is held until it finishes
+		out, _, err := s.images.Process(data, ir.tr, f)
+		done <- result{out, err}
+	}()
+	timer := time.NewTimer(s.cfg.Images.Timeout)
+	defer timer.Stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-timer.C:
+		return nil, 0, errRenderTimeout
+	}
+	if r.err != nil {
+		return nil, 0, r.err
+	}
+	v := &variant{data: r.out, format: f, etag: variantETag(vk)}
+	s.metrics.imagesRendered.Inc()
+	if s.cfg.Images.StoreVariants {
+		s.writeBack(vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
+	}
+	return v, 0, nil
+}
+
+var errRenderTimeout = errors.New("gateway: image rendering timed out")
+
+// writeBack stores a rendered variant in S3 in the background, bounded:
+// when too many uploads are pending the variant is simply not stored.
+func (s *Server) writeBack(bucket, key string, v *variant, sourceETag string) {
+	select {
+	case s.writeSlots <- struct{}{}:
+	default:
+		s.log.Warn("write-back queue full; variant not stored", "key", key)
+		return
+	}
+	s.writeWG.Add(1)
+	go func() {
+		defer func() { <-s.writeSlots; s.writeWG.Done() }()
+		err := s.store.Put(context.Background(), bucket, key, v.data, v.format.ContentType(),
+			map[string]string{metaSourceETag: sourceETag})
+		if err != nil {
+			s.log.Warn("write-back failed", "key", key, "err", err)
+			return
+		}
+		s.metrics.variantsStored.Inc()
+	}()
+}
+
+// storedKey is where a variant lives in S3: the preset's folder, the
+// source key, and the output format's extension
+// (thumbnails/global/photos/sample.jpg.webp). Custom sizes use
+// "custom/{spec}/".
+func storedKey(tr resize.Transform, sourceKey string, f resize.Format) string {
+	folder := tr.Folder
+	if folder == "" {
+		folder = "custom/" + tr.Spec() + "/"
+	}
+	return folder + sourceKey + f.Ext() // Ext includes the dot
+}
+
+// variantETag is a strong ETag from the source version, transform and format.
+func variantETag(vk variantKey) string {
+	h := sha256.New()
+	for _, s := range []string{vk.bucket, vk.key, vk.etag, vk.spec, vk.format.String()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+}
+
+// etagMatches implements If-None-Match (weak comparison, lists, "*").
+func etagMatches(inm []byte, etag string) bool {
+	if len(inm) == 0 {
+		return false
+	}
+	for part := range strings.SplitSeq(string(inm), ",") {
+		part = strings.TrimSpace(part)
+		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptClass(accept []byte) uint8 {
+	f, _ := resize.Negotiate(accept, "", resize.JPEG, false)
+	return uint8(f)
+}
+
+func (s *Server) imageHeaders(ctx *fasthttp.RequestCtx, rulesHash, etag, explicit string) {
+	h := &ctx.Response.Header
+	h.SetCanonical(hdrXEdgeRules, s2b(rulesHash))
+	h.SetCanonical(hdrETag, s2b(etag))
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.Images.MaxAge/time.Second)))
+	if resize.VariesByAccept(explicit) {
+		h.SetCanonical(hdrVary, hdrAccept)
+	}
+}
+
+// resizeError maps a resize error to its HTTP answer.
+func resizeError(err error) *Error {
+	var re *resize.Error
+	if errors.As(err, &re) {
+		return &Error{Status: re.Status, Msg: re.Msg, Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Msg: "image processing failed", Err: err}
+}
+
+// renderError maps any failure of renderVariant.
+func renderError(err error) *Error {
+	var re *resize.Error
+	switch {
+	case errors.As(err, &re):
+		e := &Error{Status: re.Status, Msg: re.Msg, Err: err}
+		e.RetryAfter = re.RetryAfter
+		return e
+	case errors.Is(err, store.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "source image is over the configured byte limit", Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Msg: "source image not found", Err: err}
+	case errors.Is(err, errRenderTimeout):
+		return &Error{Status: http.StatusGatewayTimeout, Msg: "rendering took longer than the configured timeout", Err: err}
+	}
+	return storeError(err)
+}
+
+// storeError maps an object-storage failure: 504 on timeouts, else 502.
+func storeError(err error) *Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Status: http.StatusGatewayTimeout, Msg: "object storage timed out", Err: err}
+	}
+	return &Error{Status: http.StatusBadGateway, Msg: "object storage failed", Err: err}
+}
+
+// writeSlots bounds concurrent write-backs.
+type writeBackState struct {
+	writeSlots chan struct{}
+	writeWG    sync.WaitGroup
+}
