@@ -44,6 +44,9 @@ type Config struct {
 	// Images configures /img/ (presets, limits, formats, admission,
 	// signing keys, variant cache, write-back).
 	Images ImagesConfig `yaml:"images"`
+	// Events: eager rendering of uploads announced by S3 event
+	// notifications (admin POST /events/s3).
+	Events EventsConfig `yaml:"events"`
 	// Exists tunes the existence checks of routes with `fallback: exists`.
 	Exists ExistsConfig `yaml:"exists"`
 }
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		WriteTimeout:    10 * time.Second,
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
+		Events:          EventsConfig{Queue: 256, Workers: 1},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000},
 	}
 }
@@ -93,6 +97,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.S3.ApplyEnv(os.Getenv)
 	cfg.Images.ApplyEnv(os.LookupEnv)
+	if v := os.Getenv("EDGEGATE_EVENTS_TOKEN"); v != "" {
+		cfg.Events.Token = v
+	}
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
 	}
@@ -156,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.Images.CacheBytes <= 0 || c.Images.MaxAge < 0 {
 		errs = append(errs, errors.New("config: images.cache_bytes must be positive and images.max_age not negative"))
+	}
+	if err := c.Events.validate(c.Images.Presets); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Presign.Validate(); err != nil {
 		errs = append(errs, err)

@@ -126,7 +126,7 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 		return
 	}
 	v, hit, err := s.variants.GetOrLoad(bg, vk, func(lctx context.Context) (*variant, time.Duration, error) {
-		return s.renderVariant(lctx, vk, ir, src)
+		return s.renderVariant(lctx, vk, ir, src, s.cfg.Images.StoreVariants)
 	})
 	if err != nil {
 		writeError(ctx, renderError(err))
@@ -190,8 +190,10 @@ func (s *Server) parseImageRequest(ctx *fasthttp.RequestCtx, path, rest []byte) 
 // renderVariant runs on a variant-cache miss, once per key however many
 // requests wait: the stored variant in S3 if write-back is on, else fetch,
 // check, admit, resize, and write back.
-func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta) (*variant, time.Duration, error) {
-	if s.cfg.Images.StoreVariants && vk.formatKnown {
+// With storeIt (write-back on, or eager rendering) the result is also put
+// to S3, and an already stored variant of the same source version is used.
+func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta, storeIt bool) (*variant, time.Duration, error) {
+	if storeIt && vk.formatKnown {
 		sk := storedKey(ir.tr, vk.key, vk.format)
 		data, m, err := s.store.Get(ctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
 		if err == nil && m.Metadata[metaSourceETag] == vk.etag {
@@ -247,7 +249,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	}
 	v := &variant{data: r.out, format: f, etag: variantETag(vk)}
 	s.metrics.imagesRendered.Inc()
-	if s.cfg.Images.StoreVariants {
+	if storeIt {
 		s.writeBack(vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
 	}
 	return v, 0, nil

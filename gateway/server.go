@@ -51,6 +51,8 @@ type Server struct {
 	admission *resize.Admission
 	variants  *cache.Cache[variantKey, *variant]
 	writeBackState
+	eventQueue chan eventJob
+	eagerGlobs []rules.Glob
 
 	public *fasthttp.Server
 	admin  *http.Server
@@ -128,6 +130,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.writeSlots = make(chan struct{}, 64)
+	s.eventQueue = make(chan eventJob, cfg.Events.Queue)
+	for _, p := range cfg.Events.Eager {
+		g, err := rules.CompileGlob(p)
+		if err != nil {
+			return nil, err
+		}
+		s.eagerGlobs = append(s.eagerGlobs, g)
+	}
 	s.metrics.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_bytes",
 			Help: "Bytes of rendered variants held in the in-process cache."},
@@ -196,6 +206,9 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 			s.log.Error("GeoIP watcher stopped", "err", err)
 		}
 	}()
+	for range s.cfg.Events.Workers {
+		go s.eventWorker(watchCtx)
+	}
 	go func() { errc <- s.public.Serve(pub) }()
 	go func() {
 		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {

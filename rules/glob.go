@@ -361,3 +361,20 @@ func matchSeg(p, s string) bool {
 	}
 	return pi == len(p)
 }
+
+// Glob is a compiled key pattern with the syntax of a route's match, for
+// other packages' key filters (e.g. the gateway's eager-rendering patterns).
+// It is immutable and safe for concurrent use.
+type Glob struct{ g *glob }
+
+// CompileGlob compiles pattern; the error says what is wrong with it.
+func CompileGlob(pattern string) (Glob, error) {
+	g, err := compileGlob(pattern)
+	if err != nil {
+		return Glob{}, fmt.Errorf("rules: bad glob %q: %w", pattern, err)
+	}
+	return Glob{g}, nil
+}
+
+// Match reports whether key matches. It does not allocate.
+func (g Glob) Match(key string) bool { return g.g != nil && g.g.match(key) }

@@ -52,17 +52,9 @@ func S3(t testing.TB) string {
 }
 
 func start() (string, error) {
-	bin, err := exec.LookPath("versitygw")
+	bin, err := versitygwPath()
 	if err != nil {
-		gobin := os.Getenv("GOBIN")
-		if gobin == "" {
-			out, _ := exec.Command("go", "env", "GOPATH").Output()
-			gobin = filepath.Join(string(trimNL(out)), "bin")
-		}
-		bin = filepath.Join(gobin, "versitygw")
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("versitygw not found in PATH or %s", gobin)
-		}
+		return "", err
 	}
 	dir, err := os.MkdirTemp("", "edgegate-s3-")
 	if err != nil {
@@ -82,22 +74,13 @@ func start() (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	// Reap the server if it exits early.
-	go cmd.Wait()
+	go cmd.Wait() // reap the server if it exits early
 	ep := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(ep + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return ep, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitHealthy(ep, 20*time.Second); err != nil {
+		cmd.Process.Kill()
+		return "", err
 	}
-	cmd.Process.Kill()
-	return "", fmt.Errorf("versitygw at %s did not become healthy in 20s", addr)
+	return ep, nil
 }
 
 func trimNL(b []byte) []byte {
@@ -127,4 +110,80 @@ func GeoIPDir(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// NewS3 starts a private, empty versitygw for one test with extra flags
+// (e.g. "--event-webhook-url", URL) on addr (host:port; "" picks a free
+// one) and returns its endpoint. It is stopped when the test ends.
+func NewS3(t testing.TB, addr string, extra ...string) string {
+	t.Helper()
+	bin, err := versitygwPath()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if addr == "" {
+		addr = FreeAddr(t)
+	}
+	dir := t.TempDir()
+	args := append([]string{"--port", addr, "--access", demo.AccessKey, "--secret", demo.SecretKey,
+		"--region", demo.Region, "--keep-alive", "--health", "/health"}, extra...)
+	cmd := exec.Command(bin, append(args, "posix", dir)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testenv: start versitygw: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ep := "http://" + addr
+	if err := waitHealthy(ep, 20*time.Second); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := demo.EnsureBucket(ctx, demo.Client(ep), demo.Bucket); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return ep
+}
+
+// FreeAddr returns a loopback address with a port that was free just now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHealthy(ep string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(ep + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("versitygw at %s did not become healthy in %s", ep, d)
+}
+
+func versitygwPath() (string, error) {
+	if bin, err := exec.LookPath("versitygw"); err == nil {
+		return bin, nil
+	}
+	gobin := os.Getenv("GOBIN")
+	if gobin == "" {
+		out, _ := exec.Command("go", "env", "GOPATH").Output()
+		gobin = filepath.Join(string(trimNL(out)), "bin")
+	}
+	bin := filepath.Join(gobin, "versitygw")
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("versitygw not found in PATH or %s", gobin)
+	}
+	return bin, nil
 }
