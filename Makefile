@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test build vet clean bench-route
+.PHONY: run test build vet clean bench-route bench-images
 
 run:
 	bash scripts/run.sh
@@ -19,3 +19,7 @@ clean:
 # Route path side by side with nginx + geoip2 (wrk, alternating rounds).
 bench-route:
 	bash scripts/bench-route.sh 10s 3
+
+# Image path: bimg direct vs edgegate (cache off), AVIF vs JPEG, cache hits.
+bench-images:
+	bash scripts/bench-images.sh 10s 2

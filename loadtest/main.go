@@ -1,13 +1,37 @@
-// Command loadtest will drive edgegate with realistic traffic and report
-// latency percentiles (the loadtest issue). For now it only says so.
+// Command loadtest drives edgegate with realistic traffic and reports
+// latency percentiles, throughput, errors and the image cache hit ratio.
+//
+//	go run ./loadtest --target http://127.0.0.1:8080 --scenario route-query --rate 500 --duration 30s --report out.html
+//	go run ./loadtest --target http://127.0.0.1:8080 --scenario images --max --workers 64 --duration 30s --json out.json
+//	go run ./loadtest --target http://127.0.0.1:8080 --scenario mixed --rate 300 --duration 10m \
+//	    --watch-metrics http://127.0.0.1:9090 --report soak.html
+//
+// Scenarios (route-query, route-geoip, images, mixed) come from the
+// built-in scenarios.yaml or --scenarios FILE.yaml; --list shows them. The
+// open loop (--rate) measures latency from each request's intended send
+// time, so a slow gateway shows its queueing delay; --max runs a closed loop
+// of --workers. Redirects are not followed: 2xx and 3xx are successes.
+//
+// The work is done by loadtest/internal/cli; this file only wires the
+// process (signals, exit status, the embedded default scenarios).
 package main
 
 import (
-	"fmt"
+	"context"
+	_ "embed"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/edgegate/edgegate/loadtest/internal/cli"
 )
 
+//go:embed scenarios.yaml
+var defaultScenarios []byte
+
 func main() {
-	fmt.Fprintln(os.Stderr, "loadtest: not built yet; see the loadtest issue")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], defaultScenarios, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -41,7 +41,7 @@ func TestDefaultConfig(t *testing.T) {
 		}
 	}
 	if c.MaxWidth != 4096 || c.MaxHeight != 4096 || c.MaxSourceBytes != 40<<20 || c.MaxSourcePixels != 50_000_000 ||
-		c.Quality != (Quality{JPEG: 82, WebP: 80, AVIF: 60, PNG: 6}) || c.AVIFSpeed != 8 || c.BudgetMegapixels != 64 {
+		c.Quality != (Quality{JPEG: 82, WebP: 80, AVIF: 60, PNG: 6}) || c.AVIFSpeed != 9 || c.BudgetMegapixels != 64 {
 		t.Errorf("defaults drifted from the documentation: %+v", c)
 	}
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Image path, side by side in one sitting (alternating A B A B):
+#  1. resize: bimg called directly (bench/bimgloop, 2 goroutines) vs
+#     edgegate over HTTP with its variant cache off (wrk -t2 -c2), both
+#     1920x1080 JPEG -> 300 px wide JPEG; images/s and the ratio.
+#  2. AVIF vs JPEG for the same preset through edgegate (cache off).
+#  3. cache hit: /img/thumbnail/photos/sample.jpg with wrk -t2 -c64.
+#   usage: scripts/bench-images.sh [DURATION=10s] [ROUNDS=2]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur=${1:-10s} rounds=${2:-2}
+secs=${dur%s}
+dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+bash scripts/deps.sh >/dev/null
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+go build -o "$tmp/edgegate" ./cmd/edgegate
+go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
+go build -o "$tmp/bimgloop" ./bench/bimgloop
+if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
+  bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"
+  pids+=("$(cat "$tmp/vgw.pid")")
+fi
+"$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
+export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2
+"$tmp/edgegate" serve --config bench/images-nocache.yaml &
+pids+=($!)
+"$tmp/edgegate" serve --config examples/edgegate.yaml --listen 127.0.0.1:18090 --admin-listen 127.0.0.1:19091 --log-level warn &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null http://127.0.0.1:19090/healthz 2>/dev/null && curl -fsS -o /dev/null http://127.0.0.1:19091/healthz 2>/dev/null && break
+  sleep 0.1
+done
+rps() { awk '/Requests\/sec/ {print $2}'; }
+nocache=http://127.0.0.1:18080/img/w300/photos/sample.jpg
+echo "edgegate (cache off): $(curl -s -o /dev/null -w '%{http_code} %{content_type} %{size_download} bytes X-Cache=' $nocache)$(curl -sI $nocache | awk -F': ' '/^X-Cache/ {print $2}')"
+declare -A sum
+for r in $(seq 1 "$rounds"); do
+  b=$("$tmp/bimgloop" -workers 2 -duration "$dur")
+  e=$(wrk -t2 -c2 -d"$dur" "$nocache" | rps)
+  j=$(wrk -t1 -c2 -d"$dur" -H 'Accept: image/jpeg' http://127.0.0.1:18080/img/medium/photos/sample.jpg | rps)
+  a=$(wrk -t1 -c2 -d"$dur" -H 'Accept: image/avif' http://127.0.0.1:18080/img/medium/photos/sample.jpg | rps)
+  echo "round $r: bimg direct $b img/s | edgegate HTTP, cache off $e img/s | medium JPEG $j img/s, AVIF $a img/s"
+  sum[b]=$(awk -v x="${sum[b]:-0}" -v y="$b" 'BEGIN{print x+y}')
+  sum[e]=$(awk -v x="${sum[e]:-0}" -v y="$e" 'BEGIN{print x+y}')
+  sum[j]=$(awk -v x="${sum[j]:-0}" -v y="$j" 'BEGIN{print x+y}')
+  sum[a]=$(awk -v x="${sum[a]:-0}" -v y="$a" 'BEGIN{print x+y}')
+done
+awk -v b="${sum[b]}" -v e="${sum[e]}" -v j="${sum[j]}" -v a="${sum[a]}" -v r="$rounds" 'BEGIN{
+  printf "resize: edgegate/bimg = %.2f (%.1f vs %.1f img/s)\n", e/b, e/r, b/r
+  printf "AVIF time / JPEG time (medium) = %.2f\n", j/a }'
+hit=http://127.0.0.1:18090/img/thumbnail/photos/sample.jpg
+curl -s -o /dev/null "$hit"
+echo "cache hit: $(curl -sI "$hit" | awk -F': ' '/^X-Cache/ {print $2}' | tr -d '\r')"
+for r in $(seq 1 "$rounds"); do
+  echo "cache hit round $r: $(wrk -t2 -c64 -d"$dur" --latency "$hit" | awk '/Requests\/sec/ {r=$2} $1=="99%" {p=$2} END {printf "%s req/s, p99 %s", r, p}')"
+done
