@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test build vet clean bench-route bench-images
+.PHONY: run test build vet clean bench bench-route bench-images
 
 run:
 	bash scripts/run.sh
@@ -23,3 +23,7 @@ bench-route:
 # Image path: bimg direct vs edgegate (cache off), AVIF vs JPEG, cache hits.
 bench-images:
 	bash scripts/bench-images.sh 10s 2
+
+# Every comparison in one sitting; writes the ratio table into BENCHMARKS.md.
+bench:
+	bash scripts/bench.sh 10s 2

@@ -161,8 +161,8 @@ func (c Config) Validate() error {
 	if err := c.Images.Config.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Images.CacheBytes <= 0 || c.Images.MaxAge < 0 {
-		errs = append(errs, errors.New("config: images.cache_bytes must be positive and images.max_age not negative"))
+	if c.Images.CacheBytes < 0 || c.Images.MaxAge < 0 {
+		errs = append(errs, errors.New("config: images.cache_bytes and images.max_age must not be negative"))
 	}
 	if err := c.Events.validate(c.Images.Presets); err != nil {
 		errs = append(errs, err)

@@ -24,7 +24,8 @@ import (
 type ImagesConfig struct {
 	resize.Config `yaml:",inline"`
 	// CacheBytes bounds the in-process variant cache by the sum of the
-	// rendered images' sizes. Default 256 MiB.
+	// rendered images' sizes. Default 256 MiB; 0 disables it (every
+	// request renders, or reads the stored variant: for benchmarks).
 	CacheBytes int64 `yaml:"cache_bytes"`
 	// MaxAge is the Cache-Control max-age of image answers. Default 24h.
 	MaxAge time.Duration `yaml:"max_age"`

@@ -3,9 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/internal/testimages"
 	"github.com/edgegate/edgegate/resize"
 )
 
@@ -146,26 +145,6 @@ func TestImageSignedCustomSizes(t *testing.T) {
 	}
 }
 
-// pngBomb is a valid PNG header (and an empty IDAT) claiming w×h pixels.
-func pngBomb(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
 func TestImageBadSources(t *testing.T) {
 	g := startGateway(t, demoRules(t), withImages(func(c *ImagesConfig) { c.MaxSourceBytes = 2 << 20 }))
 	jpg, _ := demo.SampleJPEG(1920, 1080)
@@ -177,7 +156,7 @@ func TestImageBadSources(t *testing.T) {
 	}{
 		{"corrupt", "image/jpeg", []byte("this is not an image at all, just text"), 415},
 		{"truncated header", "image/jpeg", jpg[:20], 422},
-		{"bomb", "image/png", pngBomb(30000, 30000), 422},
+		{"bomb", "image/png", testimages.BombPNG(30000, 30000), 422},
 		{"over the byte limit", "image/jpeg", big, 413},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,8 +124,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.admission = s.images.NewAdmission()
+	cacheBytes := cfg.Images.CacheBytes
+	if cacheBytes == 0 {
+		cacheBytes = 1 // every variant is over budget: nothing is kept
+	}
 	if s.variants, err = cache.NewSized[variantKey, *variant](cache.Options{
-		MaxEntries: 100000, MaxBytes: cfg.Images.CacheBytes, Now: s.clock.Now,
+		MaxEntries: 100000, MaxBytes: cacheBytes, Now: s.clock.Now,
 	}, variantSize); err != nil {
 		return nil, err
 	}
