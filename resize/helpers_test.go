@@ -9,14 +9,14 @@ package resize
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"sync"
 	"testing"
+
+	"github.com/edgegate/edgegate/internal/testimages"
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/h2non/bimg"
@@ -106,56 +106,11 @@ func halvesJPEG(w, h int) []byte {
 	return buf.Bytes()
 }
 
-// withEXIF inserts an APP1 Exif segment right after SOI holding IFD0 with
-// Make (ASCII) and Orientation (SHORT), big-endian.
-func withEXIF(jpg []byte, orientation uint16, make string) []byte {
-	be := binary.BigEndian
-	var t []byte
-	t = append(t, "MM"...)
-	t = be.AppendUint16(t, 42)
-	t = be.AppendUint32(t, 8)
-	t = be.AppendUint16(t, 2) // entries
-	const dataOff = 8 + 2 + 2*12 + 4
-	t = be.AppendUint16(t, 0x010F) // Make
-	t = be.AppendUint16(t, 2)      // ASCII
-	t = be.AppendUint32(t, uint32(len(make)+1))
-	t = be.AppendUint32(t, dataOff)
-	t = be.AppendUint16(t, 0x0112) // Orientation
-	t = be.AppendUint16(t, 3)      // SHORT
-	t = be.AppendUint32(t, 1)
-	t = be.AppendUint16(t, orientation)
-	t = be.AppendUint16(t, 0)
-	t = be.AppendUint32(t, 0) // no next IFD
-	t = append(t, make...)
-	t = append(t, 0)
-
-	seg := append([]byte("Exif\x00\x00"), t...)
-	var out []byte
-	out = append(out, 0xFF, 0xD8, 0xFF, 0xE1)
-	out = be.AppendUint16(out, uint16(len(seg)+2))
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
-}
-
-// bombPNG is a tiny, well-formed PNG whose header claims w×h RGBA pixels.
-func bombPNG(w, h uint32) []byte {
-	var b []byte
-	b = append(b, "\x89PNG\r\n\x1a\n"...)
-	chunk := func(typ string, data []byte) {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-		start := len(b)
-		b = append(b, typ...)
-		b = append(b, data...)
-		b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
-	chunk("IHDR", ihdr)
-	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
-	chunk("IEND", nil)
-	return b
-}
+// The EXIF and bomb builders are shared with the gateway's fixtures.
+var (
+	withEXIF = testimages.WithEXIF
+	bombPNG  = testimages.BombPNG
+)
 
 // decodePNG converts any image libvips reads to PNG and decodes it in Go,
 // so pixel assertions do not depend on resize's own code.

@@ -62,7 +62,7 @@ func All() ([]Fixture, error) {
 		{"large.jpg", "image/jpeg", large},
 		{"alpha.png", "image/png", alpha},
 		{"cmyk.jpg", "image/jpeg", cmyk},
-		{"exif-rotated.jpg", "image/jpeg", WithEXIFOrientation(small, 6)},
+		{"exif-rotated.jpg", "image/jpeg", WithEXIF(small, 6, "")},
 		{"animated.gif", "image/gif", anim},
 		{"one.png", "image/png", one},
 		{"truncated.jpg", "image/jpeg", large[:len(large)/3]},
@@ -95,21 +95,36 @@ func animatedGIF() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// WithEXIFOrientation inserts an APP1 Exif segment holding IFD0 with an
-// Orientation tag right after the JPEG's SOI.
-func WithEXIFOrientation(jpg []byte, orientation uint16) []byte {
+// WithEXIF inserts an APP1 Exif segment right after the JPEG's SOI,
+// holding IFD0 with Make (ASCII, omitted when empty) and Orientation
+// (SHORT), big-endian.
+func WithEXIF(jpg []byte, orientation uint16, make string) []byte {
 	be := binary.BigEndian
+	entries := uint16(1)
+	if make != "" {
+		entries = 2
+	}
 	var t []byte
 	t = append(t, "MM"...)
 	t = be.AppendUint16(t, 42)
 	t = be.AppendUint32(t, 8)
-	t = be.AppendUint16(t, 1)      // one entry
+	t = be.AppendUint16(t, entries)
+	dataOff := uint32(8 + 2 + int(entries)*12 + 4)
+	if make != "" {
+		t = be.AppendUint16(t, 0x010F) // Make
+		t = be.AppendUint16(t, 2)      // ASCII
+		t = be.AppendUint32(t, uint32(len(make)+1))
+		t = be.AppendUint32(t, dataOff)
+	}
 	t = be.AppendUint16(t, 0x0112) // Orientation
 	t = be.AppendUint16(t, 3)      // SHORT
 	t = be.AppendUint32(t, 1)
 	t = be.AppendUint16(t, orientation)
 	t = be.AppendUint16(t, 0)
 	t = be.AppendUint32(t, 0) // no next IFD
+	if make != "" {
+		t = append(append(t, make...), 0)
+	}
 	seg := append([]byte("Exif\x00\x00"), t...)
 	out := []byte{0xFF, 0xD8, 0xFF, 0xE1}
 	out = be.AppendUint16(out, uint16(len(seg)+2))
@@ -117,8 +132,8 @@ func WithEXIFOrientation(jpg []byte, orientation uint16) []byte {
 	return append(out, jpg[2:]...)
 }
 
-// BombPNG is a tiny, well-formed PNG whose header claims w×h RGB pixels:
-// decoding it would need w×h×3 bytes; a gateway must refuse it from the
+// BombPNG is a tiny, well-formed PNG whose header claims w×h RGBA pixels:
+// decoding it would need w×h×4 bytes; a gateway must refuse it from the
 // header alone.
 func BombPNG(w, h uint32) []byte {
 	var b []byte
@@ -132,7 +147,7 @@ func BombPNG(w, h uint32) []byte {
 	}
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 2, 0, 0, 0) // 8-bit RGB
+	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
 	chunk("IHDR", ihdr)
 	chunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})
 	chunk("IEND", nil)
