@@ -244,15 +244,15 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the rules file and the GeoIP databases (SIGHUP and
-// POST /-/reload). Each keeps serving its old state if its reload fails;
-// the returned error joins both failures.
+// Reload re-reads the rules file, and the GeoIP databases whose files
+// changed (SIGHUP and POST /-/reload). Each keeps serving its old state if
+// its reload fails; the returned error joins both failures.
 func (s *Server) Reload() error {
 	var errs []error
 	if err := s.rules.Reload(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.geodb.Reload(); err != nil {
+	if _, err := s.geodb.ReloadIfChanged(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

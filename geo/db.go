@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -83,6 +86,41 @@ type layer struct {
 	schema schema
 	ipv4   bool // IPv4-only file: skip IPv6 lookups
 	cache  *recordCache
+	id     fileID // what was opened, to skip reloads of unchanged files
+}
+
+// fileID identifies one version of a file: a rename-replace or a k8s
+// symlink swap changes the inode; an in-place rewrite changes size or mtime.
+type fileID struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+func statID(path string) (fileID, error) {
+	fi, err := os.Stat(path) // follows symlinks: the target's identity
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+	}
+	return id, nil
+}
+
+// unchanged reports whether every path is still the file s was opened from.
+func (s *snapshot) unchanged(paths []string) bool {
+	if s == nil || len(s.layers) != len(paths) {
+		return false
+	}
+	for i, p := range paths {
+		id, err := statID(p)
+		if err != nil || id != s.layers[i].id || s.layers[i].id == (fileID{}) {
+			return false
+		}
+	}
+	return true
 }
 
 // OpenDB opens paths in order. With no paths it returns a DB that knows no
@@ -130,6 +168,7 @@ func loadSnapshot(paths []string) (*snapshot, error) {
 }
 
 func openLayer(path string) (*layer, error) {
+	id, _ := statID(path) // zero on error: never equal, so the next reload reopens
 	r, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
@@ -140,6 +179,7 @@ func openLayer(path string) (*layer, error) {
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
 	}
 	return &layer{
+		id:     id,
 		path:   path,
 		name:   filepath.Base(path),
 		r:      r,
@@ -234,6 +274,26 @@ func (db *DB) Reload() error {
 	if db.closed {
 		return ErrClosed
 	}
+	return db.reloadLocked()
+}
+
+// ReloadIfChanged reloads only when some file is not the one that was
+// opened (another inode, size or modification time), so that a periodic
+// or combined reload (SIGHUP, POST /-/reload) does not map unchanged
+// 100 MB files again. It reports whether it reloaded.
+func (db *DB) ReloadIfChanged() (bool, error) {
+	db.reloadMu.Lock()
+	defer db.reloadMu.Unlock()
+	if db.closed {
+		return false, ErrClosed
+	}
+	if db.cur.Load().unchanged(db.paths) {
+		return false, nil
+	}
+	return true, db.reloadLocked()
+}
+
+func (db *DB) reloadLocked() error {
 	start := time.Now()
 	snap, err := loadSnapshot(db.paths)
 	if err != nil {
@@ -249,6 +309,10 @@ func (db *DB) Reload() error {
 		return err
 	}
 	db.cur.Store(snap) // the old snapshot is released by the GC; see snapshot
+	// Collect now: the old files' memory maps are freed only when their
+	// readers are garbage, and a small heap may not trigger a GC for long.
+	// Reloads are rare; one GC each is cheap.
+	runtime.GC()
 	db.statusMu.Lock()
 	db.reloadsOK++
 	db.statusMu.Unlock()

@@ -424,3 +424,27 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestReloadIfChanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.mmdb")
+	cairoDB(t, path, "A")
+	db := mustOpen(t, []string{path}, DBOptions{})
+	if did, err := db.ReloadIfChanged(); did || err != nil {
+		t.Fatalf("unchanged file: reloaded=%v err=%v", did, err)
+	}
+	// A replaced file (new inode by rename) is reloaded.
+	tmp := path + ".new"
+	cairoDB(t, tmp, "B")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if did, err := db.ReloadIfChanged(); !did || err != nil {
+		t.Fatalf("replaced file: reloaded=%v err=%v", did, err)
+	}
+	if loc, _, _ := db.Lookup(netip.MustParseAddr("156.173.1.1")); loc.City != "B" {
+		t.Fatalf("after reload: city %q, want B", loc.City)
+	}
+	if did, _ := db.ReloadIfChanged(); did {
+		t.Fatal("reloaded again without a change")
+	}
+}
