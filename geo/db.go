@@ -308,18 +308,18 @@ func (db *DB) reloadLocked() error {
 		}
 		return err
 	}
-	db.cur.Store(snap) // the old snapshot is released by the GC; see snapshot
-	// Collect now: the old files' memory maps are freed only when their
-	// readers are garbage, and a small heap may not trigger a GC for long.
-	// Reloads are rare; one GC each is cheap.
-	runtime.GC()
 	db.statusMu.Lock()
-	db.reloadsOK++
+	db.reloadsOK++ // counted before the swap: whoever sees the new data sees the count
 	db.statusMu.Unlock()
+	db.cur.Store(snap) // the old snapshot is released by the GC; see snapshot
 	db.log.Info("geo: databases reloaded", "files", len(snap.layers), "took", time.Since(start))
 	if db.onReload != nil {
 		db.onReload(nil)
 	}
+	// Collect now: the old files' memory maps are freed only when their
+	// readers are garbage, and a small heap may not trigger a GC for long.
+	// Reloads are rare; one GC each is cheap.
+	runtime.GC()
 	return nil
 }
 
