@@ -76,9 +76,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.scratch.New = func() any { return new(scratch) }
 	s.clock = newCoarseClock(2 * time.Millisecond)
 	ok := false
-	defer func() {
-		if !ok {
-			s.clock.Stop()
+	defer func() { // on a failed New, release what was started
+		if ok {
+			return
+		}
+		s.clock.Stop()
+		if s.signer != nil {
+			s.signer.Close()
+		}
+		if s.geodb != nil {
+			s.geodb.Close()
 		}
 	}()
 	st, err := store.New(ctx, cfg.S3)
@@ -103,7 +110,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if s.ipres, err = geo.NewIPResolver(cfg.Geo); err != nil {
 		return nil, err
 	}
-	s.geodb, err = geo.OpenDB(cfg.Geo.Databases, geo.DBOptions{
+	db, err := geo.OpenDB(cfg.Geo.Databases, geo.DBOptions{
 		Logger: log,
 		OnReload: func(err error) {
 			if err != nil {
@@ -116,6 +123,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.geodb = db
 	s.metrics.geoReloadSuccess.Set(1)
 	if s.existCache, err = cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now}); err != nil {
 		return nil, err
