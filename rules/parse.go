@@ -426,6 +426,23 @@ func (p *parser) parseRoutes(n *yaml.Node) {
 	}
 }
 
+// twoWay reads a field that takes one of two words (case-insensitive),
+// reporting anything else; it returns true for the second word.
+func (p *parser) twoWay(n *yaml.Node, what, off, on string) bool {
+	s, ok := p.scalar(n, what)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(s) {
+	case off:
+		return false
+	case on:
+		return true
+	}
+	p.addf(n, "%s: unknown value %q (%s or %s)", what, s, off, on)
+	return false
+}
+
 func routeLabel(r *Route, i int) string {
 	if r.Name != "" {
 		return strconv.Quote(r.Name)
@@ -537,25 +554,9 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 				}
 			}
 		case "cache":
-			if s, ok := p.scalar(f.v, what); ok {
-				switch strings.ToLower(s) {
-				case "private":
-				case "public":
-					r.PublicCache = true
-				default:
-					p.addf(f.v, "%s: unknown cache mode %q (private or public)", what, s)
-				}
-			}
+			r.PublicCache = p.twoWay(f.v, what, "private", "public")
 		case "cdn_policy":
-			if s, ok := p.scalar(f.v, what); ok {
-				switch strings.ToLower(s) {
-				case "canned":
-				case "wildcard":
-					r.CDNWildcard = true
-				default:
-					p.addf(f.v, "%s: unknown cdn_policy %q (canned or wildcard)", what, s)
-				}
-			}
+			r.CDNWildcard = p.twoWay(f.v, what, "canned", "wildcard")
 		case "regions":
 			p.parseOverrides(d, f.v, label)
 		default:
