@@ -34,8 +34,13 @@ type Config struct {
 	// ReadTimeout and WriteTimeout bound one public request. Default 10s each.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
-	Log          LogConfig     `yaml:"log"`
-	S3           store.Config  `yaml:"s3"`
+	// EventLoops is the number of epoll event loops that answer /r/ on the
+	// public listener (internal/evloop); other requests, and connections
+	// the loops cannot take, go to fasthttp. 0 (default) = one per CPU;
+	// -1 = off: fasthttp serves everything. Linux only; elsewhere off.
+	EventLoops int          `yaml:"event_loops"`
+	Log        LogConfig    `yaml:"log"`
+	S3         store.Config `yaml:"s3"`
 	// Geo: trusted proxies, CDN geo headers and GeoIP databases (paths
 	// relative to the config file's directory).
 	Geo geo.Config `yaml:"geo"`
@@ -141,6 +146,9 @@ func (c Config) Validate() error {
 	}
 	if c.Rules == "" {
 		errs = append(errs, errors.New("config: rules: a rules file is required"))
+	}
+	if c.EventLoops < -1 || c.EventLoops > 1024 {
+		errs = append(errs, fmt.Errorf("config: event_loops must be -1 (off), 0 (one per CPU) or 1..1024, not %d", c.EventLoops))
 	}
 	if c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
 		errs = append(errs, errors.New("config: shutdown_timeout, read_timeout and write_timeout must be positive"))

@@ -16,6 +16,8 @@ type Error struct {
 	Err    error
 	// RetryAfter, in seconds, is sent as Retry-After when positive (429, 503).
 	RetryAfter int
+	// Allow is sent as Allow when set (405).
+	Allow string
 }
 
 func (e *Error) Error() string {
@@ -38,7 +40,7 @@ type errorBody struct {
 
 // writeError answers with the JSON error body {"error": ..., "status": N}.
 func writeError(ctx *fasthttp.RequestCtx, e *Error) {
-	body, _ := json.Marshal(errorBody{Error: e.Msg, Status: e.Status})
+	body := errorJSON(e)
 	ctx.Response.Reset()
 	ctx.SetStatusCode(e.Status)
 	ctx.SetContentType("application/json")
@@ -46,5 +48,14 @@ func writeError(ctx *fasthttp.RequestCtx, e *Error) {
 	if e.RetryAfter > 0 {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	ctx.SetBody(append(body, '\n'))
+	if e.Allow != "" {
+		ctx.Response.Header.Set("Allow", e.Allow)
+	}
+	ctx.SetBody(body)
+}
+
+// errorJSON is e's JSON error body, with a trailing newline.
+func errorJSON(e *Error) []byte {
+	body, _ := json.Marshal(errorBody{Error: e.Msg, Status: e.Status})
+	return append(body, '\n')
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/evloop"
 )
 
 // Canonical header names, as fasthttp stores them after parsing.
@@ -24,51 +25,73 @@ var (
 // reqHeaders reads the request headers the route path needs in one pass
 // over the parsed headers, instead of one normalising lookup per name. It
 // implements geo.Headers. For a repeated header the last line wins: that
-// is the one the nearest proxy wrote.
+// is the one the nearest proxy wrote. Names match ASCII case-insensitively,
+// so it reads fasthttp's normalised names and raw event-loop names alike.
 type reqHeaders struct {
-	h                                                   *fasthttp.RequestHeader
+	src                                                 headerPeeker
 	xff, cfConnecting, cfViewerAddr, xRealIP            []byte
 	cfvCountry, cfvRegion, cfvCity, cfIPCountry, accept []byte
 }
 
+// headerPeeker looks up any other header: *fasthttp.RequestHeader, or the
+// event loop's request.
+type headerPeeker interface{ Peek(key string) []byte }
+
 func (r *reqHeaders) load(h *fasthttp.RequestHeader) {
-	*r = reqHeaders{h: h}
+	*r = reqHeaders{src: h}
 	for k, v := range h.All() {
-		switch len(k) {
-		case len(hdrXFF): // 15; no other name we want has 15 bytes
-			if bytes.Equal(k, hdrXFF) {
-				r.xff = v
-			}
-		case len(hdrCFConnecting):
-			if bytes.Equal(k, hdrCFConnecting) {
-				r.cfConnecting = v
-			}
-		case len(hdrCFViewerAddr): // 25: also Cloudfront-Viewer-Country
-			if bytes.Equal(k, hdrCFViewerAddr) {
-				r.cfViewerAddr = v
-			} else if bytes.Equal(k, hdrCFVCountry) {
-				r.cfvCountry = v
-			}
-		case len(hdrXRealIP):
-			if bytes.Equal(k, hdrXRealIP) {
-				r.xRealIP = v
-			}
-		case len(hdrCFVRegion):
-			if bytes.Equal(k, hdrCFVRegion) {
-				r.cfvRegion = v
-			}
-		case len(hdrCFVCity):
-			if bytes.Equal(k, hdrCFVCity) {
-				r.cfvCity = v
-			}
-		case len(hdrCFIPCountry):
-			if bytes.Equal(k, hdrCFIPCountry) {
-				r.cfIPCountry = v
-			}
-		case len(hdrAccept):
-			if bytes.Equal(k, hdrAccept) {
-				r.accept = v
-			}
+		r.see(k, v)
+	}
+}
+
+// loadLoop reads an event-loop request's headers.
+func (r *reqHeaders) loadLoop(req *evloop.Request) {
+	*r = reqHeaders{src: loopPeeker{req}}
+	for i := range req.NumHeaders() {
+		r.see(req.HeaderAt(i))
+	}
+}
+
+type loopPeeker struct{ r *evloop.Request }
+
+func (p loopPeeker) Peek(key string) []byte { return p.r.Header(key) }
+
+// see records one header line if the route path wants it.
+func (r *reqHeaders) see(k, v []byte) {
+	switch len(k) {
+	case len(hdrXFF): // 15; no other name we want has 15 bytes
+		if bytes.EqualFold(k, hdrXFF) {
+			r.xff = v
+		}
+	case len(hdrCFConnecting):
+		if bytes.EqualFold(k, hdrCFConnecting) {
+			r.cfConnecting = v
+		}
+	case len(hdrCFViewerAddr): // 25: also Cloudfront-Viewer-Country
+		if bytes.EqualFold(k, hdrCFViewerAddr) {
+			r.cfViewerAddr = v
+		} else if bytes.EqualFold(k, hdrCFVCountry) {
+			r.cfvCountry = v
+		}
+	case len(hdrXRealIP):
+		if bytes.EqualFold(k, hdrXRealIP) {
+			r.xRealIP = v
+		}
+	case len(hdrCFVRegion):
+		if bytes.EqualFold(k, hdrCFVRegion) {
+			r.cfvRegion = v
+		}
+	case len(hdrCFVCity):
+		if bytes.EqualFold(k, hdrCFVCity) {
+			r.cfvCity = v
+		}
+	case len(hdrCFIPCountry):
+		if bytes.EqualFold(k, hdrCFIPCountry) {
+			r.cfIPCountry = v
+		}
+	case len(hdrAccept):
+		if bytes.EqualFold(k, hdrAccept) {
+			r.accept = v
 		}
 	}
 }
@@ -95,5 +118,5 @@ func (r *reqHeaders) Peek(key string) []byte {
 	case "Accept":
 		return r.accept
 	}
-	return r.h.Peek(key)
+	return r.src.Peek(key)
 }

@@ -42,7 +42,13 @@ type request struct {
 	// buf, when set, holds object keys built by objectKey (the hot path
 	// reuses it across requests); nil allocates each key.
 	buf *[]byte
+	// noWait: decide from memory only; a miss returns errWouldBlock.
+	noWait bool
 }
+
+// errWouldBlock is decide's answer when req.noWait is set and an
+// existence check is not cached: the caller asks again where it may wait.
+var errWouldBlock = &Error{Status: http.StatusServiceUnavailable, Msg: "would block"}
 
 // objectKey returns prefix+key. With a buffer, the result aliases it and
 // is valid until the next call or the end of the request.
@@ -104,6 +110,17 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 	}
 	for _, p := range prefixes {
 		obj := req.objectKey(p)
+		if req.noWait {
+			m, hit := s.existCache.Get(existKey{d.Bucket, obj})
+			if !hit {
+				return d, errWouldBlock
+			}
+			if m.Exists {
+				d.ObjectKey = obj
+				return d, nil
+			}
+			continue
+		}
 		ok, hit, err := s.exists(ctx, d.Bucket, obj)
 		if tr != nil {
 			ep := ExplainPrefix{Prefix: p, Checked: true, Exists: ok, Cached: hit}

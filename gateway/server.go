@@ -28,6 +28,7 @@ import (
 
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
@@ -61,6 +62,8 @@ type Server struct {
 
 	scratch sync.Pool // *scratch
 	clock   *coarseClock
+	date    atomic.Pointer[httpDate]      // the event loops' Date header
+	loops   atomic.Pointer[evloop.Server] // while serving with event loops
 
 	// testHookRoute, when set by a test, runs in serveRoute before signing.
 	testHookRoute func()
@@ -157,6 +160,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_entries",
 			Help: "Rendered variants held in the in-process cache."},
 			func() float64 { return float64(s.variants.Stats().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_handoffs_total",
+			Help: "Connections the event loops gave to fasthttp (not /r/, a body, HTTP/1.0, ...)."},
+			func() float64 { return float64(s.loopStats().Handoffs) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_blocked_total",
+			Help: "Route requests the event loops answered off-loop (an existence check had to ask S3)."},
+			func() float64 { return float64(s.loopStats().Blocked) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_admission_megapixels_in_use",
 			Help: "Megapixels of images being decoded or resized now."},
 			func() float64 { mp, _ := s.admission.InUse(); return float64(mp) }),
@@ -221,7 +230,22 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	for range s.cfg.Events.Workers {
 		go s.eventWorker(watchCtx)
 	}
-	go func() { errc <- s.public.Serve(pub) }()
+	loops, err := s.startLoops()
+	if err != nil {
+		pub.Close()
+		adm.Close()
+		return err
+	}
+	if loops != nil {
+		go func() {
+			if err := loops.Serve(pub); err != nil {
+				errc <- err
+			}
+		}()
+		go func() { errc <- s.public.Serve(loops.Handoffs()) }()
+	} else {
+		go func() { errc <- s.public.Serve(pub) }()
+	}
 	go func() {
 		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -237,6 +261,11 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if loops != nil {
+		if err := loops.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: event loops shutdown: %w", err))
+		}
+	}
 	if err := s.public.ShutdownWithContext(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: public shutdown: %w", err))
 	}
@@ -250,6 +279,37 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	s.signer.Close()
 	s.clock.Stop()
 	return errors.Join(errs...)
+}
+
+// startLoops starts the event loops that answer /r/, or returns nil when
+// they are off or unavailable here (fasthttp then serves everything).
+func (s *Server) startLoops() (*evloop.Server, error) {
+	if s.cfg.EventLoops < 0 {
+		return nil, nil
+	}
+	loops, err := evloop.New(loopHandler{s}, evloop.Config{
+		Loops:        s.cfg.EventLoops,
+		ReadTimeout:  s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.WriteTimeout,
+		IdleTimeout:  s.public.IdleTimeout,
+	})
+	if errors.Is(err, evloop.ErrUnsupported) {
+		s.log.Info("event loops unavailable here; fasthttp serves every request")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: event loops: %w", err)
+	}
+	s.loops.Store(loops)
+	return loops, nil
+}
+
+// loopStats reads the event loops' counters (zero without loops).
+func (s *Server) loopStats() evloop.Stats {
+	if l := s.loops.Load(); l != nil {
+		return l.Stats()
+	}
+	return evloop.Stats{}
 }
 
 // Reload re-reads the rules file, and the GeoIP databases whose files
@@ -322,8 +382,9 @@ type routeAnswer struct {
 // scratch is per-request working memory, pooled: decoded keys, object
 // keys and header values are built here instead of allocated.
 type scratch struct {
-	key, obj, hdr []byte
-	hdrs          reqHeaders
+	key, obj, hdr  []byte
+	region, format []byte // decoded query arguments (event loop)
+	hdrs           reqHeaders
 }
 
 // varyCDN names the request headers a public, header-decided answer
@@ -345,40 +406,54 @@ func withClock(cfg presign.Config, now func() time.Time) presign.Config {
 	return cfg
 }
 
-func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		writeError(ctx, errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16)))
-		return
+// routeIn is a /r/ request, whichever server parsed it.
+type routeIn struct {
+	method   []byte
+	rawKey   []byte // after "/r/", not decoded
+	region   []byte // decoded ?region=; nil when absent
+	wantJSON bool
+	peer     netip.Addr
+	// noWait: answer only from memory; a cache miss that needs S3 returns
+	// blocked instead of waiting (the event loop then asks again off-loop).
+	noWait bool
+}
+
+// routeOut is a /r/ answer, whichever server sends it. Its slices alias
+// the scratch it was built in.
+type routeOut struct {
+	status int
+	err    *Error // a JSON error answer; nothing else below applies but rules
+	rules  string // X-Edge-Rules; empty when the answer predates the rules
+	cache  []byte // Cache-Control
+	vary   []byte
+	loc    string // Location, written verbatim
+	body   []byte // the JSON answer
+}
+
+// route decides and signs one /r/ request. blocked reports that in.noWait
+// was set and the answer needs the network.
+func (s *Server) route(sc *scratch, in *routeIn) (out routeOut, blocked bool) {
+	if string(in.method) != http.MethodGet && string(in.method) != http.MethodHead {
+		e := errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(in.method), 16))
+		e.Allow = "GET, HEAD"
+		return routeOut{status: e.Status, err: e}, false
 	}
-	sc := s.scratch.Get().(*scratch)
-	defer s.scratch.Put(sc)
-	key, kerr := parseKeyInto(&sc.key, rawKey)
+	key, kerr := parseKeyInto(&sc.key, in.rawKey)
 	if kerr != nil {
-		writeError(ctx, kerr)
-		return
+		return routeOut{status: kerr.Status, err: kerr}, false
 	}
-	args := ctx.QueryArgs()
-	sc.hdrs.load(&ctx.Request.Header)
-	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
-	wantJSON := bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)
-	req := request{key: key, headers: &sc.hdrs, peer: peerAddr(ctx), buf: &sc.obj}
-	if args.HasBytes(strRegion) {
-		req.region = args.PeekBytes(strRegion)
-		if req.region == nil {
-			req.region = []byte{}
-		}
-	}
+	req := request{key: key, region: in.region, headers: &sc.hdrs, peer: in.peer, buf: &sc.obj, noWait: in.noWait}
 	t := s.rules.Table()
-	// Not ctx: a fasthttp.RequestCtx is cancelled when shutdown begins, and
-	// an in-flight request must still finish. Store calls carry their own
-	// timeouts.
+	// Not the request's context: fasthttp cancels it when shutdown begins,
+	// and an in-flight request must still finish. Store calls carry their
+	// own timeouts.
 	bg := context.Background()
 	d, derr := s.decide(bg, t, req, nil)
+	if derr == errWouldBlock {
+		return routeOut{}, true
+	}
 	if derr != nil {
-		writeError(ctx, derr)
-		ctx.Response.Header.Set("X-Edge-Rules", t.Hash())
-		return
+		return routeOut{status: derr.Status, err: derr, rules: t.Hash()}, false
 	}
 	if s.testHookRoute != nil {
 		s.testHookRoute()
@@ -398,11 +473,10 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	}
 	if err != nil {
 		s.log.Error("sign failed", "bucket", d.Bucket, "key", d.ObjectKey, "err", err)
-		writeError(ctx, &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err})
-		return
+		e := &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err}
+		return routeOut{status: e.Status, err: e}, false
 	}
-	h := &ctx.Response.Header
-	h.SetCanonical(hdrXEdgeRules, s2b(t.Hash()))
+	out.rules = t.Hash()
 	// A cache may keep the answer only while the URL in it still has the
 	// route's whole TTL left: at most the signing window (see presign).
 	maxAge := int64((u.Expires.Sub(s.clock.Now()) - d.Route.TTL) / time.Second)
@@ -418,13 +492,13 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	}
 	cc = strconv.AppendInt(cc, maxAge, 10)
 	sc.hdr = cc
-	h.SetCanonical(hdrCacheControl, cc)
+	out.cache = cc
 	if public && d.RegionSource == SourceHeader {
-		h.SetCanonical(hdrVary, valVaryCDN)
+		out.vary = valVaryCDN
 	} else {
-		h.SetCanonical(hdrVary, hdrAccept)
+		out.vary = hdrAccept
 	}
-	if wantJSON {
+	if in.wantJSON {
 		var body bytes.Buffer
 		enc := json.NewEncoder(&body)
 		enc.SetEscapeHTML(false)
@@ -433,15 +507,51 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 			Bucket: d.Bucket, Key: d.ObjectKey, Delivery: d.Route.Delivery.String(),
 			ExpiresAt: u.Expires.UTC().Format(time.RFC3339),
 		})
-		ctx.SetStatusCode(http.StatusOK)
+		out.status, out.body = http.StatusOK, body.Bytes()
+		return out, false
+	}
+	out.status, out.loc = http.StatusFound, u.URL
+	return out, false
+}
+
+// serveRoute answers /r/ on fasthttp: connections the event loops handed
+// off, or every connection when the loops are off.
+func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
+	sc := s.scratch.Get().(*scratch)
+	defer s.scratch.Put(sc)
+	sc.hdrs.load(&ctx.Request.Header)
+	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
+	args := ctx.QueryArgs()
+	in := routeIn{method: ctx.Method(), rawKey: rawKey, peer: peerAddr(ctx),
+		wantJSON: bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)}
+	if args.HasBytes(strRegion) {
+		in.region = args.PeekBytes(strRegion)
+		if in.region == nil {
+			in.region = []byte{}
+		}
+	}
+	out, _ := s.route(sc, &in)
+	h := &ctx.Response.Header
+	if out.err != nil {
+		writeError(ctx, out.err)
+		if out.rules != "" {
+			h.SetCanonical(hdrXEdgeRules, s2b(out.rules))
+		}
+		return
+	}
+	h.SetCanonical(hdrXEdgeRules, s2b(out.rules))
+	h.SetCanonical(hdrCacheControl, out.cache)
+	h.SetCanonical(hdrVary, out.vary)
+	if out.body != nil {
+		ctx.SetStatusCode(out.status)
 		ctx.SetContentType("application/json")
-		ctx.SetBody(body.Bytes())
+		ctx.SetBody(out.body)
 		return
 	}
 	// Set the header directly: ctx.Redirect would normalise the URL and
 	// rewrite escapes such as %2B, breaking the signature.
-	h.SetCanonical(hdrLocation, s2b(u.URL))
-	ctx.SetStatusCode(http.StatusFound)
+	h.SetCanonical(hdrLocation, s2b(out.loc))
+	ctx.SetStatusCode(out.status)
 }
 
 // peerAddr is the TCP peer's address, or the zero Addr.

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/edgegate/edgegate/internal/evloop"
+)
+
+// loopHandler answers /r/ on the event loops (see internal/evloop): from
+// memory on the loop, or off-loop when an existence check must ask S3.
+// Every other path goes to fasthttp with its connection.
+type loopHandler struct{ s *Server }
+
+func (h loopHandler) Serve(dst []byte, r *evloop.Request) ([]byte, evloop.Verdict) {
+	if !bytes.HasPrefix(r.Path, prefixRoute) {
+		return dst, evloop.Handoff
+	}
+	return h.s.serveLoopRoute(dst, r, true)
+}
+
+func (h loopHandler) ServeBlocking(dst []byte, r *evloop.Request) []byte {
+	dst, _ = h.s.serveLoopRoute(dst, r, false)
+	return dst
+}
+
+func (s *Server) serveLoopRoute(dst []byte, r *evloop.Request, noWait bool) ([]byte, evloop.Verdict) {
+	start := time.Now()
+	sc := s.scratch.Get().(*scratch)
+	defer s.scratch.Put(sc)
+	sc.hdrs.loadLoop(r)
+	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
+	in := routeIn{method: r.Method, rawKey: r.Path[len(prefixRoute):], peer: r.Peer, noWait: noWait}
+	var found bool
+	sc.format, _ = r.Arg(sc.format, "format")
+	in.wantJSON = bytes.Equal(sc.format, strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)
+	if sc.region, found = r.Arg(sc.region, "region"); found {
+		in.region = sc.region
+		if in.region == nil { // "?region=": present and empty, not absent
+			in.region = []byte{}
+		}
+	}
+	out, blocked := s.route(sc, &in)
+	if blocked {
+		return dst, evloop.Block
+	}
+	dst = s.appendRouteAnswer(dst, &out, r)
+	s.metrics.observe("route", out.status, time.Since(start))
+	return dst, evloop.Done
+}
+
+// appendRouteAnswer writes out as a whole HTTP/1.1 answer, with the
+// headers fasthttp would send for it.
+func (s *Server) appendRouteAnswer(dst []byte, out *routeOut, r *evloop.Request) []byte {
+	var body []byte
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(out.status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, http.StatusText(out.status)...)
+	dst = append(dst, "\r\nServer: edgegate\r\nDate: "...)
+	dst = append(dst, s.httpDate()...)
+	if !r.KeepAlive {
+		dst = append(dst, "\r\nConnection: close"...)
+	}
+	if out.err != nil {
+		body = errorJSON(out.err)
+		dst = append(dst, "\r\nContent-Type: application/json\r\nCache-Control: no-store"...)
+		if out.err.RetryAfter > 0 {
+			dst = append(dst, "\r\nRetry-After: "...)
+			dst = strconv.AppendInt(dst, int64(out.err.RetryAfter), 10)
+		}
+		if out.err.Allow != "" {
+			dst = append(dst, "\r\nAllow: "...)
+			dst = append(dst, out.err.Allow...)
+		}
+		if out.rules != "" {
+			dst = append(dst, "\r\nX-Edge-Rules: "...)
+			dst = append(dst, out.rules...)
+		}
+	} else {
+		body = out.body
+		if body != nil {
+			dst = append(dst, "\r\nContent-Type: application/json"...)
+		}
+		dst = append(dst, "\r\nX-Edge-Rules: "...)
+		dst = append(dst, out.rules...)
+		dst = append(dst, "\r\nCache-Control: "...)
+		dst = append(dst, out.cache...)
+		dst = append(dst, "\r\nVary: "...)
+		dst = append(dst, out.vary...)
+		if out.loc != "" {
+			dst = append(dst, "\r\nLocation: "...)
+			dst = append(dst, out.loc...)
+		}
+	}
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	if !r.IsHead() {
+		dst = append(dst, body...)
+	}
+	return dst
+}
+
+// httpDate is the Date header value, formatted once a second.
+func (s *Server) httpDate() []byte {
+	now := s.clock.Now()
+	sec := now.Unix()
+	if d := s.date.Load(); d != nil && d.sec == sec {
+		return d.b
+	}
+	d := &httpDate{sec: sec, b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	s.date.Store(d)
+	return d.b
+}
+
+type httpDate struct {
+	sec int64
+	b   []byte
+}

@@ -1,0 +1,29 @@
+// Package evloop serves the simplest, hottest HTTP/1.1 requests on a few
+// epoll event loops, nginx-style, and hands every other connection to a
+// goroutine-per-connection server.
+//
+// A loop owns its connections: it reads, parses and answers them without a
+// goroutine or a netpoll round trip per request, so a keep-alive client
+// costs one read and one write per request. The loop only takes what it can
+// parse without doubt: an HTTP/1.1 GET or HEAD-shaped request with an
+// origin-form target, no body, no obsolete line folding, and a head that
+// fits in Config.MaxHeaderBytes. Anything else — a body, HTTP/1.0, an
+// Upgrade, a header block the loop does not like, or a request the Handler
+// declines — hands the whole connection, with the bytes already read, to
+// the listener returned by Server.Handoffs, for a full server (fasthttp in
+// edgegate) to serve from then on. So the loop never has to be a complete
+// HTTP implementation, and no request is ever answered differently because
+// of which side served it: the fallback sees exactly what the client sent.
+//
+// A Handler answers on the loop when it can do so without blocking; when it
+// cannot (a cache miss that needs the network), it says Block and the loop
+// calls ServeBlocking on a goroutine, parks that connection, and resumes it
+// when the answer is ready. Other connections on the loop are not held up.
+//
+// Idle and slow connections are closed after Config.IdleTimeout and
+// Config.ReadTimeout. Shutdown stops accepting, closes idle connections,
+// lets requests in flight finish, and closes the handoff listener.
+//
+// The loops need Linux (epoll, eventfd); elsewhere New returns
+// ErrUnsupported and the caller serves everything the ordinary way.
+package evloop

@@ -1,0 +1,585 @@
+//go:build linux
+
+package evloop
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Server runs the event loops. It is safe for concurrent use.
+type Server struct {
+	h       Handler
+	cfg     Config
+	loops   []*loop
+	handoff *handoffListener
+	ln      atomic.Pointer[net.Listener]
+
+	stopping atomic.Bool
+	force    atomic.Bool
+	loopsWG  sync.WaitGroup
+	giveWG   sync.WaitGroup
+	bufs     sync.Pool // *[]byte for blocking answers
+
+	handoffs, blocked atomic.Uint64
+}
+
+// Stats counts what the loops did since New.
+type Stats struct {
+	// Handoffs is the number of connections given to the full server.
+	Handoffs uint64
+	// Blocked is the number of requests answered on a goroutine.
+	Blocked uint64
+}
+
+// New starts cfg.Loops event loops for h. Call Serve to feed them, and
+// Shutdown to stop them.
+func New(h Handler, cfg Config) (*Server, error) {
+	cfg.defaults()
+	s := &Server{h: h, cfg: cfg, handoff: newHandoffListener()}
+	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	for range cfg.Loops {
+		l, err := newLoop(s)
+		if err != nil {
+			for _, l := range s.loops {
+				l.closeFDs()
+			}
+			return nil, err
+		}
+		s.loops = append(s.loops, l)
+	}
+	for _, l := range s.loops {
+		s.loopsWG.Add(1)
+		go l.run()
+	}
+	return s, nil
+}
+
+// Handoffs is the listener of the connections the loops give up, with the
+// bytes already read replayed; serve it with a full HTTP server. The loops
+// never close it: the server serving it does.
+func (s *Server) Handoffs() net.Listener { return s.handoff }
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load()}
+}
+
+// Serve accepts connections from ln and spreads them over the loops until
+// ln is closed. A connection the loops cannot own (not TCP) is handed off
+// at once. It returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	a := ln.Addr()
+	s.handoff.addr.Store(&a)
+	s.ln.Store(&ln)
+	if s.stopping.Load() {
+		ln.Close()
+		return nil
+	}
+	var next int
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				if s.stopping.Load() {
+					return nil
+				}
+				return err
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		fd, peer, ok := detach(c)
+		if !ok {
+			s.handoffs.Add(1)
+			s.handoff.give(c)
+			continue
+		}
+		s.loops[next%len(s.loops)].add(fd, peer)
+		next++
+	}
+}
+
+// detach takes c's socket out of the Go runtime's poller: it returns a
+// duplicate descriptor and closes c.
+func detach(c net.Conn) (fd int, peer netip.Addr, ok bool) {
+	ta, isTCP := c.RemoteAddr().(*net.TCPAddr)
+	sc, isSys := c.(syscall.Conn)
+	if !isTCP || !isSys {
+		return 0, peer, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, peer, false
+	}
+	fd = -1
+	cerr := rc.Control(func(s uintptr) {
+		fd, err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if cerr != nil || err != nil || fd < 0 {
+		return 0, peer, false
+	}
+	c.Close()
+	return fd, ta.AddrPort().Addr().Unmap(), true
+}
+
+// Shutdown stops accepting, closes idle connections, waits for requests
+// in flight to be answered and their connections closed, and returns. When
+// ctx ends first it closes every connection and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	if ln := s.ln.Load(); ln != nil {
+		(*ln).Close()
+	}
+	for _, l := range s.loops {
+		l.wake()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.loopsWG.Wait()
+		s.giveWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.force.Store(true)
+		for _, l := range s.loops {
+			l.wake()
+		}
+		return ctx.Err()
+	}
+}
+
+type conn struct {
+	fd     int
+	peer   netip.Addr
+	in     []byte // unanswered input
+	out    []byte // unwritten output from outOff
+	outOff int
+	req    Request
+	// blockLen is the length of the request being answered off the loop.
+	blockLen int
+	events   uint32
+	last     int64 // last read or write, unix ns
+	started  int64 // first byte of the partial request in in, unix ns
+	busy     bool  // a blocking answer is being made
+	closing  bool  // close once out is written
+	closed   bool
+}
+
+type pendingConn struct {
+	fd   int
+	peer netip.Addr
+}
+
+type completion struct {
+	c   *conn
+	out []byte
+	buf *[]byte
+}
+
+type loop struct {
+	s      *Server
+	ep     int
+	efd    int
+	conns  []*conn // by fd
+	nconns int
+
+	mu    sync.Mutex
+	adds  []pendingConn
+	dones []completion
+
+	inflight  int
+	rbuf      []byte
+	evs       []unix.EpollEvent
+	now       int64
+	lastSweep int64
+	stopping  bool
+}
+
+const (
+	evRead  = unix.EPOLLIN | unix.EPOLLRDHUP
+	evWrite = unix.EPOLLOUT
+)
+
+func newLoop(s *Server) (*loop, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, efd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}); err != nil {
+		unix.Close(ep)
+		unix.Close(efd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return &loop{s: s, ep: ep, efd: efd, rbuf: make([]byte, 64<<10), evs: make([]unix.EpollEvent, 256)}, nil
+}
+
+func (l *loop) closeFDs() {
+	unix.Close(l.ep)
+	unix.Close(l.efd)
+}
+
+var one = [8]byte{1}
+
+func (l *loop) wake() { unix.Write(l.efd, one[:]) }
+
+func (l *loop) add(fd int, peer netip.Addr) {
+	l.mu.Lock()
+	l.adds = append(l.adds, pendingConn{fd, peer})
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *loop) complete(c *conn, out []byte, buf *[]byte) {
+	l.mu.Lock()
+	l.dones = append(l.dones, completion{c, out, buf})
+	l.mu.Unlock()
+	l.wake()
+}
+
+func (l *loop) run() {
+	defer l.s.loopsWG.Done()
+	defer l.closeFDs()
+	var adds []pendingConn
+	var dones []completion
+	for {
+		timeout := 1000
+		if l.stopping {
+			timeout = 50
+		}
+		n, err := unix.EpollWait(l.ep, l.evs, timeout)
+		if err != nil && err != unix.EINTR {
+			l.closeAll()
+			return
+		}
+		l.now = time.Now().UnixNano()
+		for i := range n {
+			ev := &l.evs[i]
+			fd := int(ev.Fd)
+			if fd == l.efd {
+				var b [8]byte
+				unix.Read(l.efd, b[:])
+				l.mu.Lock()
+				adds, l.adds = l.adds, adds[:0]
+				dones, l.dones = l.dones, dones[:0]
+				l.mu.Unlock()
+				for _, p := range adds {
+					l.open(p)
+				}
+				for _, d := range dones {
+					l.finish(d)
+				}
+				clear(dones) // drop references to answers and conns
+				continue
+			}
+			if fd >= len(l.conns) || l.conns[fd] == nil {
+				continue
+			}
+			c := l.conns[fd]
+			if ev.Events&evWrite != 0 {
+				l.flush(c)
+				if c.closed || ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+					continue
+				}
+			}
+			if ev.Events&(evRead|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				l.readable(c)
+			}
+		}
+		if !l.stopping && l.s.stopping.Load() {
+			l.stopping = true
+		}
+		if l.stopping || l.now-l.lastSweep >= int64(time.Second) {
+			l.sweep()
+			if l.stopping && l.nconns == 0 && l.inflight == 0 {
+				l.mu.Lock()
+				pending := len(l.adds) + len(l.dones)
+				l.mu.Unlock()
+				if pending == 0 {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (l *loop) open(p pendingConn) {
+	if l.stopping {
+		unix.Close(p.fd)
+		return
+	}
+	c := &conn{fd: p.fd, peer: p.peer, last: l.now, events: evRead}
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: evRead, Fd: int32(p.fd)}); err != nil {
+		unix.Close(p.fd)
+		return
+	}
+	for p.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
+	}
+	l.conns[p.fd] = c
+	l.nconns++
+}
+
+func (l *loop) close(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	unix.Close(c.fd) // also leaves the epoll set: nothing else holds the socket
+	l.conns[c.fd] = nil
+	l.nconns--
+}
+
+func (l *loop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			l.close(c)
+		}
+	}
+}
+
+// readable reads what the socket has and answers every whole request.
+func (l *loop) readable(c *conn) {
+	if c.busy { // only hang-ups and errors are watched meanwhile
+		l.close(c)
+		return
+	}
+	n, err := unix.Read(c.fd, l.rbuf)
+	if n > 0 {
+		c.last = l.now
+		if len(c.in) == 0 {
+			l.process(c, l.rbuf[:n])
+		} else {
+			c.in = append(c.in, l.rbuf[:n]...)
+			l.process(c, c.in)
+		}
+		return
+	}
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return
+	}
+	// End of input (or a reset): answer what is owed, then close.
+	c.in = c.in[:0]
+	c.closing = true
+	l.flush(c)
+}
+
+// process answers the whole requests at the start of data and keeps the
+// rest in c.in. data may alias l.rbuf or c.in.
+func (l *loop) process(c *conn, data []byte) {
+	max := l.s.cfg.MaxHeaderBytes
+	answered := false
+	for len(data) > 0 && !c.closing {
+		n, res := parseRequest(&c.req, data, max)
+		if res == parseIncomplete {
+			break
+		}
+		if res == parseNotOurs {
+			l.giveAway(c, data)
+			return
+		}
+		c.req.Peer = c.peer
+		if l.stopping {
+			c.req.KeepAlive = false
+		}
+		out, v := l.s.h.Serve(c.out, &c.req)
+		switch v {
+		case Done:
+			c.out = out
+			data = data[n:]
+			answered = true
+			if !c.req.KeepAlive {
+				c.closing = true
+			}
+			continue
+		case Block:
+			c.in = append(c.in[:0], data...) // own the bytes for the goroutine
+			parseRequest(&c.req, c.in, max)
+			c.req.Peer = c.peer
+			if l.stopping {
+				c.req.KeepAlive = false
+			}
+			c.blockLen = n
+			c.busy = true
+			c.started = 0
+			l.inflight++
+			l.s.blocked.Add(1)
+			go l.serveBlocking(c)
+			l.flush(c)
+			return
+		default:
+			l.giveAway(c, data)
+			return
+		}
+	}
+	if c.closing {
+		data = data[:0]
+	}
+	switch {
+	case len(data) == 0:
+		c.started = 0
+	case answered || c.started == 0: // a new partial request
+		c.started = l.now
+	}
+	c.in = append(c.in[:0], data...)
+	l.flush(c)
+}
+
+func (l *loop) serveBlocking(c *conn) {
+	buf := l.s.bufs.Get().(*[]byte)
+	out := l.s.h.ServeBlocking((*buf)[:0], &c.req)
+	l.complete(c, out, buf)
+}
+
+// finish sends a blocking answer and resumes the connection.
+func (l *loop) finish(d completion) {
+	l.inflight--
+	c := d.c
+	if !c.closed {
+		c.busy = false
+		c.out = append(c.out, d.out...)
+		c.last = l.now
+		if !c.req.KeepAlive {
+			c.closing = true
+		}
+	}
+	if cap(d.out) <= 64<<10 {
+		*d.buf = d.out[:0]
+		l.s.bufs.Put(d.buf)
+	}
+	if c.closed {
+		return
+	}
+	rest := c.in[c.blockLen:]
+	l.process(c, rest)
+}
+
+// flush writes what it can of c.out and sets what the loop waits for on c.
+func (l *loop) flush(c *conn) {
+	for c.outOff < len(c.out) {
+		n, err := unix.Write(c.fd, c.out[c.outOff:])
+		if n > 0 {
+			c.outOff += n
+			c.last = l.now
+			continue
+		}
+		if err == unix.EAGAIN {
+			break
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		l.close(c)
+		return
+	}
+	if c.outOff == len(c.out) {
+		c.out, c.outOff = c.out[:0], 0
+		if cap(c.out) > 64<<10 {
+			c.out = nil
+		}
+		if c.closing && !c.busy {
+			l.close(c)
+			return
+		}
+	}
+	var want uint32
+	switch {
+	case len(c.out) > 0:
+		want = evWrite // and read nothing until the client takes it
+	case c.busy:
+		want = 0
+	default:
+		want = evRead
+	}
+	if want != c.events {
+		c.events = want
+		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: want, Fd: int32(c.fd)}); err != nil {
+			l.close(c)
+		}
+	}
+}
+
+// giveAway hands c to the full server with data (its unanswered input)
+// replayed and its unwritten output written first.
+func (l *loop) giveAway(c *conn, data []byte) {
+	prefix := append([]byte(nil), data...)
+	pending := append([]byte(nil), c.out[c.outOff:]...)
+	fd := c.fd
+	unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil)
+	c.closed = true
+	l.conns[fd] = nil
+	l.nconns--
+	l.s.handoffs.Add(1)
+	l.s.giveWG.Add(1)
+	wt := l.s.cfg.WriteTimeout
+	go func() {
+		defer l.s.giveWG.Done()
+		f := os.NewFile(uintptr(fd), "")
+		nc, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return
+		}
+		if len(pending) > 0 {
+			nc.SetWriteDeadline(time.Now().Add(wt))
+			if _, err := nc.Write(pending); err != nil {
+				nc.Close()
+				return
+			}
+			nc.SetWriteDeadline(time.Time{})
+		}
+		l.s.handoff.give(&prefixConn{Conn: nc, prefix: prefix})
+	}()
+}
+
+// sweep closes idle and slow connections, and idle ones at shutdown.
+func (l *loop) sweep() {
+	l.lastSweep = l.now
+	cfg := &l.s.cfg
+	force := l.s.force.Load()
+	for _, c := range l.conns {
+		if c == nil {
+			continue
+		}
+		switch {
+		case force:
+			l.close(c)
+		case c.busy:
+		case len(c.out) > 0:
+			if l.now-c.last > int64(cfg.WriteTimeout) {
+				l.close(c)
+			} else if l.stopping {
+				c.closing = true
+			}
+		case len(c.in) > 0:
+			if l.now-c.started > int64(cfg.ReadTimeout) {
+				l.close(c)
+			}
+		default:
+			if l.stopping || l.now-c.last > int64(cfg.IdleTimeout) {
+				l.close(c)
+			}
+		}
+	}
+}

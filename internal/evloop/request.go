@@ -1,0 +1,296 @@
+package evloop
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// MaxHeaders is the most header lines a loop request may carry; a request
+// with more is handed off.
+const MaxHeaders = 64
+
+type header struct{ name, value []byte }
+
+// Request is one parsed request. Its byte slices alias the connection's
+// input buffer: they are valid only until the Handler call returns (for
+// ServeBlocking, until it returns).
+type Request struct {
+	// Method is the request method as sent ("GET", "HEAD", ...).
+	Method []byte
+	// Target is the request-target exactly as sent (origin form: it starts
+	// with '/').
+	Target []byte
+	// Path is Target up to the first '?' or '#', not decoded.
+	Path []byte
+	// Query is Target after the first '?' up to a '#', not decoded.
+	Query []byte
+	// Peer is the TCP peer's address.
+	Peer netip.Addr
+	// KeepAlive is false when the client asked to close the connection
+	// after this answer; the answer should then say "Connection: close".
+	KeepAlive bool
+
+	hdrs [MaxHeaders]header
+	nh   int
+}
+
+// NumHeaders is the number of header lines.
+func (r *Request) NumHeaders() int { return r.nh }
+
+// HeaderAt returns the i-th header line's name (as sent) and value
+// (without surrounding whitespace).
+func (r *Request) HeaderAt(i int) (name, value []byte) {
+	h := &r.hdrs[i]
+	return h.name, h.value
+}
+
+// Header returns the value of the last header line named name (ASCII
+// case-insensitive), or nil.
+func (r *Request) Header(name string) []byte {
+	for i := r.nh - 1; i >= 0; i-- {
+		if equalFold(r.hdrs[i].name, name) {
+			return r.hdrs[i].value
+		}
+	}
+	return nil
+}
+
+// IsHead reports whether the method is HEAD: the answer carries headers
+// only.
+func (r *Request) IsHead() bool { return string(r.Method) == "HEAD" }
+
+// Arg returns the first query argument named key, percent- and
+// plus-decoded into dst[:0], the way form arguments are decoded (an invalid
+// escape is kept as sent). found is false when there is no such argument;
+// "?key" and "?key=" are found with an empty value.
+func (r *Request) Arg(dst []byte, key string) (val []byte, found bool) {
+	q := r.Query
+	for len(q) > 0 {
+		var kv []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			kv, q = q[:i], q[i+1:]
+		} else {
+			kv, q = q, nil
+		}
+		k, v := kv, []byte(nil)
+		if i := bytes.IndexByte(kv, '='); i >= 0 {
+			k, v = kv[:i], kv[i+1:]
+		}
+		if len(k) == 0 {
+			continue
+		}
+		if !decodedEquals(k, key) {
+			continue
+		}
+		return decodeArg(dst[:0], v), true
+	}
+	return dst[:0], false
+}
+
+// decodedEquals reports whether the form-decoded k equals key.
+func decodedEquals(k []byte, key string) bool {
+	if bytes.IndexByte(k, '%') < 0 && bytes.IndexByte(k, '+') < 0 {
+		return string(k) == key
+	}
+	var buf [64]byte
+	if len(k) > len(buf) {
+		return string(decodeArg(nil, k)) == key
+	}
+	return string(decodeArg(buf[:0], k)) == key
+}
+
+// decodeArg appends the form-decoded v to dst.
+func decodeArg(dst, v []byte) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '+':
+			dst = append(dst, ' ')
+		case '%':
+			if i+2 < len(v) {
+				hi, ok1 := unhex(v[i+1])
+				lo, ok2 := unhex(v[i+2])
+				if ok1 && ok2 {
+					dst = append(dst, hi<<4|lo)
+					i += 2
+					continue
+				}
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Parse outcomes.
+type parseResult int
+
+const (
+	parseIncomplete parseResult = iota // need more bytes
+	parseOK                            // a whole request
+	parseNotOurs                       // valid or not, the loop does not take it: hand off
+)
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// tchar is RFC 9110's token alphabet.
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tchar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRequest parses the request at the start of b into r and returns
+// its length. The loop answers only what it parses here with parseOK.
+func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
+	end := bytes.Index(b, crlfcrlf)
+	if end < 0 {
+		if len(b) > maxHead || bytes.Contains(b, []byte("\n\n")) {
+			return 0, parseNotOurs
+		}
+		return 0, parseIncomplete
+	}
+	n := end + 4
+	if n > maxHead {
+		return 0, parseNotOurs
+	}
+	head := b[:end+2] // every line, each ending in CRLF
+	i := bytes.Index(head, crlfcrlf[:2])
+	line := head[:i]
+	rest := head[i+2:]
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return 0, parseNotOurs
+	}
+	r.Method, r.Target = line[:sp1], line[sp1+1:sp2]
+	if string(line[sp2+1:]) != "HTTP/1.1" || !isToken(r.Method) || r.Target[0] != '/' {
+		return 0, parseNotOurs
+	}
+	for _, c := range r.Target {
+		if c <= ' ' || c == 0x7f {
+			return 0, parseNotOurs
+		}
+	}
+	t := r.Target
+	if j := bytes.IndexByte(t, '#'); j >= 0 {
+		t = t[:j]
+	}
+	r.Path, r.Query = t, nil
+	if j := bytes.IndexByte(t, '?'); j >= 0 {
+		r.Path, r.Query = t[:j], t[j+1:]
+	}
+	r.KeepAlive = true
+	r.nh = 0
+	for len(rest) > 0 {
+		j := bytes.Index(rest, crlfcrlf[:2])
+		line, rest = rest[:j], rest[j+2:]
+		if line[0] == ' ' || line[0] == '\t' { // obsolete line folding
+			return 0, parseNotOurs
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !isToken(line[:colon]) || r.nh == MaxHeaders {
+			return 0, parseNotOurs
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		for _, c := range value {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return 0, parseNotOurs
+			}
+		}
+		switch {
+		case equalFold(name, "Content-Length"):
+			if string(value) != "0" {
+				return 0, parseNotOurs
+			}
+		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Expect"), equalFold(name, "Upgrade"):
+			return 0, parseNotOurs
+		case equalFold(name, "Connection"):
+			if hasToken(value, "close") {
+				r.KeepAlive = false
+			}
+		}
+		r.hdrs[r.nh] = header{name, value}
+		r.nh++
+	}
+	return n, parseOK
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// hasToken reports whether the comma-separated list v holds tok (ASCII
+// case-insensitive).
+func hasToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		var item []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			item, v = v[:i], v[i+1:]
+		} else {
+			item, v = v, nil
+		}
+		if equalFold(trimOWS(item), tok) {
+			return true
+		}
+	}
+	return false
+}
