@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/testenv"
 	"github.com/edgegate/edgegate/rules"
 )
@@ -110,6 +112,33 @@ func BenchmarkHandlerGeoIP(b *testing.B) {
 			h(&ctx)
 			if ctx.Response.StatusCode() != 302 {
 				b.Fatal(ctx.Response.StatusCode())
+			}
+		}
+	})
+}
+
+// BenchmarkLoopHandlerGeoIP: the same request as BenchmarkHandlerGeoIP as
+// the event loops serve it: parse the raw request, decide, sign (cached),
+// write the whole answer.
+func BenchmarkLoopHandlerGeoIP(b *testing.B) {
+	g := startGatewayB(b)
+	h := loopHandler{g.srv}
+	raw := []byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: edge.test\r\nUser-Agent: bench\r\nX-Forwarded-For: 156.173.10.20\r\n\r\n")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var r evloop.Request
+		dst := make([]byte, 0, 4096)
+		for pb.Next() {
+			if _, ok := r.Parse(raw); !ok {
+				b.Fatal("not parsed")
+			}
+			r.Peer = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			out, v := h.Serve(dst[:0], &r)
+			if v == evloop.Block {
+				out = h.ServeBlocking(dst[:0], &r)
+			}
+			if !bytes.HasPrefix(out, []byte("HTTP/1.1 302 ")) {
+				b.Fatalf("%s", out)
 			}
 		}
 	})

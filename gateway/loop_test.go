@@ -5,10 +5,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegate/edgegate/internal/evloop"
 )
 
 // rawExchange sends one raw request on a fresh connection and reads the
@@ -160,5 +163,45 @@ func TestLoopPipelinedKeepAlive(t *testing.T) {
 	resp, body := get(t, g.admin+"/metrics")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "edgegate_loop_handoffs_total") {
 		t.Errorf("metrics lack edgegate_loop_handoffs_total")
+	}
+}
+
+// On the loops too, a cached route request allocates nothing, from
+// parsing to the last byte of the answer.
+func TestLoopRouteAllocatesNothing(t *testing.T) {
+	g := startGateway(t, demoRules(t), withGeo(t))
+	h := loopHandler{g.srv}
+	for _, tc := range []struct{ name, req, loc string }{
+		{"query region", "GET /r/map-tiles.zip?region=uk-london HTTP/1.1\r\nHost: x\r\n\r\n", "/uk/london/map-tiles.zip?"},
+		{"geoip", "GET /r/map-tiles.zip HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + ipCairo + "\r\n\r\n", "/egypt/cairo/map-tiles.zip?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r evloop.Request
+			raw := []byte(tc.req)
+			if _, ok := r.Parse(raw); !ok {
+				t.Fatal("request not parsed")
+			}
+			r.Peer = netip.MustParseAddr("127.0.0.1")
+			dst := make([]byte, 0, 4096)
+			out := []byte(h.ServeBlocking(dst, &r)) // warm-up: existence checks and the URL cache fill
+			if !strings.HasPrefix(string(out), "HTTP/1.1 302 Found\r\n") || !strings.Contains(string(out), tc.loc) {
+				t.Fatalf("answer %q", out)
+			}
+			var v evloop.Verdict
+			allocs := testing.AllocsPerRun(200, func() {
+				r.Parse(raw)
+				out, v = h.Serve(dst[:0], &r)
+			})
+			if v != evloop.Done || !strings.Contains(string(out), tc.loc) {
+				t.Fatalf("verdict %v, answer %q", v, out)
+			}
+			want := 0.0
+			if raceEnabled {
+				want = 2 // sync.Pool drops items on purpose under -race
+			}
+			if allocs > want {
+				t.Fatalf("%v allocations per cached loop request, want ≤ %v (race detector: %v)", allocs, want, raceEnabled)
+			}
+		})
 	}
 }

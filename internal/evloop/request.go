@@ -76,8 +76,8 @@ func (r *Request) Arg(dst []byte, key string) (val []byte, found bool) {
 		if i := bytes.IndexByte(kv, '='); i >= 0 {
 			k, v = kv[:i], kv[i+1:]
 		}
-		if len(k) == 0 {
-			continue
+		if len(k) == 0 && len(v) == 0 {
+			continue // fasthttp drops only pairs with neither key nor value
 		}
 		if !decodedEquals(k, key) {
 			continue
@@ -99,21 +99,25 @@ func decodedEquals(k []byte, key string) bool {
 	return string(decodeArg(buf[:0], k)) == key
 }
 
-// decodeArg appends the form-decoded v to dst.
+// decodeArg appends the form-decoded v to dst, exactly as fasthttp's
+// Args do.
 func decodeArg(dst, v []byte) []byte {
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case '+':
 			dst = append(dst, ' ')
 		case '%':
-			if i+2 < len(v) {
-				hi, ok1 := unhex(v[i+1])
-				lo, ok2 := unhex(v[i+2])
-				if ok1 && ok2 {
-					dst = append(dst, hi<<4|lo)
-					i += 2
-					continue
-				}
+			if i+2 >= len(v) {
+				// Like fasthttp: a '%' in the last two bytes keeps the
+				// rest as sent, '+' included.
+				return append(dst, v[i:]...)
+			}
+			hi, ok1 := unhex(v[i+1])
+			lo, ok2 := unhex(v[i+2])
+			if ok1 && ok2 {
+				dst = append(dst, hi<<4|lo)
+				i += 2
+				continue
 			}
 			dst = append(dst, c)
 		default:
@@ -224,6 +228,9 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 			return 0, parseNotOurs
 		}
 	}
+	if !validEscapes(r.Target) {
+		return 0, parseNotOurs
+	}
 	t := r.Target
 	if j := bytes.IndexByte(t, '#'); j >= 0 {
 		t = t[:j]
@@ -234,6 +241,7 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 	}
 	r.KeepAlive = true
 	r.nh = 0
+	host := false
 	for len(rest) > 0 {
 		j := bytes.Index(rest, crlfcrlf[:2])
 		line, rest = rest[:j], rest[j+2:]
@@ -257,6 +265,11 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 			}
 		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Expect"), equalFold(name, "Upgrade"):
 			return 0, parseNotOurs
+		case equalFold(name, "Host"):
+			if host { // net/http refuses a second one
+				return 0, parseNotOurs
+			}
+			host = true
 		case equalFold(name, "Connection"):
 			if hasToken(value, "close") {
 				r.KeepAlive = false
@@ -266,6 +279,30 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 		r.nh++
 	}
 	return n, parseOK
+}
+
+// validEscapes reports whether every '%' in target's path, as net/url
+// sees it (up to the first '?', a '#' included), starts a two-hex-digit
+// escape: net/http refuses the request otherwise.
+func validEscapes(target []byte) bool {
+	for i := 0; i < len(target); i++ {
+		switch target[i] {
+		case '?':
+			return true
+		case '%':
+			if i+2 >= len(target) {
+				return false
+			}
+			if _, ok := unhex(target[i+1]); !ok {
+				return false
+			}
+			if _, ok := unhex(target[i+2]); !ok {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
 }
 
 func trimOWS(b []byte) []byte {
@@ -293,4 +330,12 @@ func hasToken(v []byte, tok string) bool {
 		}
 	}
 	return false
+}
+
+// Parse parses the request at the start of b as a loop would, with the
+// default head limit (for tests and benchmarks of handlers). ok is false
+// when b does not start with a whole request a loop would take.
+func (r *Request) Parse(b []byte) (n int, ok bool) {
+	n, res := parseRequest(r, b, 8<<10)
+	return n, res == parseOK
 }
