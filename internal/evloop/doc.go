@@ -22,7 +22,8 @@
 //
 // Idle and slow connections are closed after Config.IdleTimeout and
 // Config.ReadTimeout. Shutdown stops accepting, closes idle connections,
-// lets requests in flight finish, and closes the handoff listener.
+// and lets requests in flight finish; the handoff listener is left to the
+// full server serving it, which closes it when it shuts down.
 //
 // The loops need Linux (epoll, eventfd); elsewhere New returns
 // ErrUnsupported and the caller serves everything the ordinary way.

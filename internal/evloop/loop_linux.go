@@ -205,6 +205,9 @@ type loop struct {
 	mu    sync.Mutex
 	adds  []pendingConn
 	dones []completion
+	// exited is set, under mu, when run stops: ep and efd are then closed
+	// (and their numbers free for reuse), so nothing may write to efd.
+	exited bool
 
 	inflight  int
 	rbuf      []byte
@@ -244,20 +247,52 @@ func (l *loop) closeFDs() {
 
 var one = [8]byte{1}
 
-func (l *loop) wake() { unix.Write(l.efd, one[:]) }
+func (l *loop) wake() {
+	l.mu.Lock()
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// wakeLocked wakes the loop up; l.mu is held.
+func (l *loop) wakeLocked() {
+	if !l.exited {
+		unix.Write(l.efd, one[:])
+	}
+}
 
 func (l *loop) add(fd int, peer netip.Addr) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.exited { // stopped meanwhile: nobody would ever close fd
+		unix.Close(fd)
+		return
+	}
 	l.adds = append(l.adds, pendingConn{fd, peer})
-	l.mu.Unlock()
-	l.wake()
+	l.wakeLocked()
 }
 
 func (l *loop) complete(c *conn, out []byte, buf *[]byte) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.dones = append(l.dones, completion{c, out, buf})
-	l.mu.Unlock()
-	l.wake()
+	l.wakeLocked()
+}
+
+// exit marks the loop stopped and reports whether it did. Unless force,
+// it does not while connections or answers wait to be taken in; with
+// force, connections still waiting are closed.
+func (l *loop) exit(force bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !force && len(l.adds)+len(l.dones) > 0 {
+		return false
+	}
+	l.exited = true
+	for _, p := range l.adds {
+		unix.Close(p.fd)
+	}
+	l.adds = nil
+	return true
 }
 
 func (l *loop) run() {
@@ -285,6 +320,7 @@ func (l *loop) run() {
 			runtime.Gosched()
 		}
 		if err != nil && err != unix.EINTR {
+			l.exit(true)
 			l.closeAll()
 			return
 		}
@@ -327,13 +363,8 @@ func (l *loop) run() {
 		}
 		if l.stopping || l.now-l.lastSweep >= int64(time.Second) {
 			l.sweep()
-			if l.stopping && l.nconns == 0 && l.inflight == 0 {
-				l.mu.Lock()
-				pending := len(l.adds) + len(l.dones)
-				l.mu.Unlock()
-				if pending == 0 {
-					return
-				}
+			if l.stopping && l.nconns == 0 && l.inflight == 0 && l.exit(false) {
+				return
 			}
 		}
 	}
