@@ -59,3 +59,25 @@ for path in query geoip; do
   awk -v e="${sum[edgegate $path]}" -v n="${sum[nginx $path]}" -v r="$rounds" -v p="$path" \
     'BEGIN{printf "%s path mean: edgegate %.0f req/s, nginx+geoip2 %.0f req/s, edgegate/nginx %.2f\n", p, e/r, n/r, e/n}'
 done
+# p99 at half of peak: an open-loop rate (h2load --rps, per connection) of
+# half edgegate's mean peak on the query path, offered to both servers the
+# same way. The GeoIP run sends one fixed X-Forwarded-For (h2load cannot
+# vary headers per request).
+command -v h2load >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; }
+half=$(awk -v e="${sum[edgegate query]}" -v r="$rounds" 'BEGIN{printf "%d", e/r/2}')
+rps=$(( half / 64 ))
+pct() { # log file → p50 p99 p99.9 in ms, and the request count
+  awk '{print $3}' "$1" | sort -n | awk '{v[NR]=$1} END {printf "n=%d p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms", NR, v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000, v[int(NR*0.999)]/1000}'
+}
+for r in $(seq 1 "$rounds"); do
+  for s in "edgegate 18080" "nginx 18081"; do
+    set -- $s
+    for p in query geoip; do
+      url="http://127.0.0.1:$2/r/map-tiles.zip?region=egypt-cairo" hdr=()
+      [ "$p" = geoip ] && url="http://127.0.0.1:$2/r/map-tiles.zip" hdr=(-H "X-Forwarded-For: 156.173.10.20")
+      rm -f "$tmp/h2.log"
+      h2load --h1 -c64 -t2 --rps="$rps" -D "${dur%s}" "${hdr[@]}" --log-file="$tmp/h2.log" "$url" >/dev/null
+      printf 'p99 at %d req/s (half of edgegate peak), %-8s %-5s round %s: %s\n' "$(( rps * 64 ))" "$1" "$p" "$r" "$(pct "$tmp/h2.log")"
+    done
+  done
+done
