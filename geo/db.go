@@ -65,15 +65,18 @@ type DB struct {
 
 // snapshot is one immutable set of open databases.
 //
-// Old snapshots are never closed explicitly. The readers memory-map their
-// files, and maxminddb-golang (v2.5+) keeps a Reader reachable for the whole
-// of each Lookup/Decode and unmaps it with runtime.AddCleanup once it is
-// unreachable. So when a reload swaps the pointer, in-flight lookups keep
-// the old snapshot (and its mapping) alive until they return, and the GC
-// releases it afterwards. This costs nothing per lookup, where reference
-// counting would add two atomic writes to one shared cache line on every
-// request. Replaced files must be renamed into place, never rewritten in
-// place, or the old mapping would see the new bytes.
+// Old snapshots are never closed explicitly. Each reader holds its file in
+// a mapping of its own (on Linux a copy in huge-page memory, see
+// openReader; elsewhere the file mapped), released with runtime.AddCleanup
+// once the Reader is unreachable, and maxminddb-golang (v2.5+) keeps a
+// Reader reachable for the whole of each Lookup/Decode. So when a reload
+// swaps the pointer, in-flight lookups keep the old snapshot (and its
+// memory) alive until they return, and the GC releases it afterwards. This
+// costs nothing per lookup, where reference counting would add two atomic
+// writes to one shared cache line on every request. On Linux a file
+// rewritten in place cannot change a loaded reader; elsewhere replaced
+// files must be renamed into place, or the old mapping would see the new
+// bytes.
 type snapshot struct {
 	layers   []*layer
 	loadedAt time.Time
@@ -169,7 +172,7 @@ func loadSnapshot(paths []string) (*snapshot, error) {
 
 func openLayer(path string) (*layer, error) {
 	id, _ := statID(path) // zero on error: never equal, so the next reload reopens
-	r, err := maxminddb.Open(path)
+	r, err := openReader(path)
 	if err != nil {
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
 	}
