@@ -300,7 +300,7 @@ func (l *loop) run() {
 	defer l.closeFDs()
 	var adds []pendingConn
 	var dones []completion
-	var spins uint
+	var lastYield int64
 	for {
 		timeout := 1000
 		if l.stopping {
@@ -314,17 +314,19 @@ func (l *loop) run() {
 		if n == 0 && err == nil {
 			n, err = unix.EpollWait(l.ep, l.evs, timeout)
 		}
-		if spins++; spins&1023 == 0 {
-			// A loop that never parks would be preempted by signal every
-			// 10ms; yielding here is cheaper.
-			runtime.Gosched()
-		}
 		if err != nil && err != unix.EINTR {
 			l.exit(true)
 			l.closeAll()
 			return
 		}
 		l.now = time.Now().UnixNano()
+		if l.now-lastYield > int64(2*time.Millisecond) {
+			// A busy loop never parks, so the runtime would preempt it by
+			// signal every 10ms (and its timers and GC would wait);
+			// yielding now and then is cheaper.
+			lastYield = l.now
+			runtime.Gosched()
+		}
 		for i := range n {
 			ev := &l.evs[i]
 			fd := int(ev.Fd)
