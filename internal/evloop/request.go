@@ -167,7 +167,6 @@ const (
 	parseNotOurs                       // valid or not, the loop does not take it: hand off
 )
 
-var crlfcrlf = []byte("\r\n\r\n")
 
 // tchar is RFC 9110's token alphabet.
 var tchar = func() (t [256]bool) {
@@ -199,36 +198,30 @@ func isToken(b []byte) bool {
 // parseRequest parses the request at the start of b into r and returns
 // its length. The loop answers only what it parses here with parseOK.
 func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
-	end := bytes.Index(b, crlfcrlf)
-	if end < 0 {
-		if len(b) > maxHead || bytes.Contains(b, []byte("\n\n")) {
+	// One pass over the head, line by line: every line must end in CRLF
+	// (a bare LF is not ours), and the first empty line ends the head.
+	if len(b) > maxHead {
+		b = b[:maxHead+1] // whatever is past the limit cannot make it ours
+	}
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		if len(b) > maxHead {
 			return 0, parseNotOurs
 		}
 		return 0, parseIncomplete
 	}
-	n := end + 4
-	if n > maxHead {
+	if nl == 0 || b[nl-1] != '\r' {
 		return 0, parseNotOurs
 	}
-	head := b[:end+2] // every line, each ending in CRLF
-	i := bytes.Index(head, crlfcrlf[:2])
-	line := head[:i]
-	rest := head[i+2:]
+	line := b[:nl-1]
+	pos := nl + 1
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 <= sp1+1 {
 		return 0, parseNotOurs
 	}
 	r.Method, r.Target = line[:sp1], line[sp1+1:sp2]
-	if string(line[sp2+1:]) != "HTTP/1.1" || !isToken(r.Method) || r.Target[0] != '/' {
-		return 0, parseNotOurs
-	}
-	for _, c := range r.Target {
-		if c <= ' ' || c == 0x7f {
-			return 0, parseNotOurs
-		}
-	}
-	if !validEscapes(r.Target) {
+	if string(line[sp2+1:]) != "HTTP/1.1" || !isToken(r.Method) || r.Target[0] != '/' || !validTarget(r.Target) {
 		return 0, parseNotOurs
 	}
 	t := r.Target
@@ -242,9 +235,25 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 	r.KeepAlive = true
 	r.nh = 0
 	host := false
-	for len(rest) > 0 {
-		j := bytes.Index(rest, crlfcrlf[:2])
-		line, rest = rest[:j], rest[j+2:]
+	for {
+		nl := bytes.IndexByte(b[pos:], '\n')
+		if nl < 0 {
+			if len(b) > maxHead {
+				return 0, parseNotOurs
+			}
+			return 0, parseIncomplete
+		}
+		if nl == 0 || b[pos+nl-1] != '\r' {
+			return 0, parseNotOurs
+		}
+		line := b[pos : pos+nl-1]
+		pos += nl + 1
+		if len(line) == 0 { // the empty line: end of the head
+			if pos > maxHead {
+				return 0, parseNotOurs
+			}
+			return pos, parseOK
+		}
 		if line[0] == ' ' || line[0] == '\t' { // obsolete line folding
 			return 0, parseNotOurs
 		}
@@ -258,38 +267,52 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 				return 0, parseNotOurs
 			}
 		}
-		switch {
-		case equalFold(name, "Content-Length"):
-			if string(value) != "0" {
+		switch len(name) { // the names that matter to the loop, by length
+		case len("Host"):
+			if equalFold(name, "Host") {
+				if host { // net/http refuses a second one
+					return 0, parseNotOurs
+				}
+				host = true
+			}
+		case len("Expect"):
+			if equalFold(name, "Expect") {
 				return 0, parseNotOurs
 			}
-		case equalFold(name, "Transfer-Encoding"), equalFold(name, "Expect"), equalFold(name, "Upgrade"):
-			return 0, parseNotOurs
-		case equalFold(name, "Host"):
-			if host { // net/http refuses a second one
+		case len("Upgrade"):
+			if equalFold(name, "Upgrade") {
 				return 0, parseNotOurs
 			}
-			host = true
-		case equalFold(name, "Connection"):
-			if hasToken(value, "close") {
+		case len("Connection"):
+			if equalFold(name, "Connection") && hasToken(value, "close") {
 				r.KeepAlive = false
+			}
+		case len("Content-Length"):
+			if equalFold(name, "Content-Length") && string(value) != "0" {
+				return 0, parseNotOurs
+			}
+		case len("Transfer-Encoding"):
+			if equalFold(name, "Transfer-Encoding") {
+				return 0, parseNotOurs
 			}
 		}
 		r.hdrs[r.nh] = header{name, value}
 		r.nh++
 	}
-	return n, parseOK
 }
 
-// validEscapes reports whether every '%' in target's path, as net/url
-// sees it (up to the first '?', a '#' included), starts a two-hex-digit
-// escape: net/http refuses the request otherwise.
-func validEscapes(target []byte) bool {
+// validTarget reports whether target has no spaces or control characters
+// and every '%' in its path (up to the first '?', '#' included: net/url
+// reads it so) is a valid escape, as net/http demands.
+func validTarget(target []byte) bool {
+	query := false
 	for i := 0; i < len(target); i++ {
-		switch target[i] {
-		case '?':
-			return true
-		case '%':
+		switch c := target[i]; {
+		case c <= ' ' || c == 0x7f:
+			return false
+		case c == '?':
+			query = true // net/url checks escapes in the path only
+		case c == '%' && !query:
 			if i+2 >= len(target) {
 				return false
 			}
