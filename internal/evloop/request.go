@@ -167,7 +167,6 @@ const (
 	parseNotOurs                       // valid or not, the loop does not take it: hand off
 )
 
-
 // tchar is RFC 9110's token alphabet.
 var tchar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
