@@ -81,3 +81,10 @@ for r in $(seq 1 "$rounds"); do
     done
   done
 done
+# The servers' own answer latency, without a load generator's queueing:
+# one keep-alive connection, one request at a time.
+go build -o "$tmp/pingpong" ./bench/pingpong
+for r in $(seq 1 "$rounds"); do
+  echo "single client, edgegate round $r: $("$tmp/pingpong" -addr 127.0.0.1:18080)"
+  echo "single client, nginx    round $r: $("$tmp/pingpong" -addr 127.0.0.1:18081)"
+done
