@@ -11,6 +11,8 @@
 // open loop (--rate) measures latency from each request's intended send
 // time, so a slow gateway shows its queueing delay; --max runs a closed loop
 // of --workers. Redirects are not followed: 2xx and 3xx are successes.
+// --client raw replaces net/http with a lean HTTP/1.1 client over a pool of
+// --conns keep-alive connections (http:// only), for rates above ~10k req/s.
 //
 // The work is done by loadtest/internal/cli; this file only wires the
 // process (signals, exit status, the embedded default scenarios).

@@ -192,6 +192,63 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// The raw client through the whole command: every scheduled request is
+// sent over the fixed pool, answered and counted, headers included.
+func TestRawClientEndToEnd(t *testing.T) {
+	fake := &fakeGateway{seen: map[string]bool{}}
+	var mu sync.Mutex
+	loadConns := map[string]bool{} // client addresses of the load's requests
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/r/") || strings.HasPrefix(r.URL.Path, "/img/") {
+			mu.Lock()
+			loadConns[r.RemoteAddr] = true
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{
+		"--target", srv.URL, "--scenarios", "testdata/e2e.yaml", "--scenario", "e2e", "--client", "raw", "--conns", "3",
+		"--rate", "400", "--duration", "1s", "--admin", srv.URL,
+		"--geoip", writeTestMMDB(t), "--geoip-pool", "100", "--json", "-", "--quiet",
+	}, builtIn(t), &stdout, &stderr)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, &stderr)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, &stdout)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	tot := rep.Total
+	if rep.Client != "raw" || rep.Conns != 3 {
+		t.Errorf("report says client %q with %d connections", rep.Client, rep.Conns)
+	}
+	if rep.Schedule.Intended != 400 || rep.Schedule.Sent != 400 || tot.Requests != 400 {
+		t.Errorf("schedule %+v, %d requests reported; want all 400 (400/s for 1s)", rep.Schedule, tot.Requests)
+	}
+	if got, want := tot.Requests, uint64(fake.route+fake.img); got != want || tot.Successes != got || tot.Errors != 0 {
+		t.Errorf("report: %d requests, %d ok, errors %v %v; target saw %d", got, tot.Successes, tot.ErrorsByStatus, tot.ErrorsByCause, want)
+	}
+	if tot.Status["302"] != uint64(fake.route) || tot.XCache["HIT"] != uint64(fake.hits) || tot.XCache["MISS"] != uint64(fake.img-fake.hits) {
+		t.Errorf("statuses %v, X-Cache %v; target: %d routes, %d images, %d hits", tot.Status, tot.XCache, fake.route, fake.img, fake.hits)
+	}
+	if got := rep.ByRequest["geo"].Requests; got != uint64(fake.geo) || got == 0 {
+		t.Errorf("geo requests in report %d, target saw %d with X-Forwarded-For", got, fake.geo)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(loadConns); n == 0 || n > 3 {
+		t.Errorf("the load came over %d connections with --conns 3", n)
+	}
+	// A reload due as the run ends may reach the target uncounted.
+	if rep.Reloads == nil || rep.Reloads.OK == 0 || rep.Reloads.OK > uint64(fake.reloads) {
+		t.Errorf("reloads %+v, target saw %d", rep.Reloads, fake.reloads)
+	}
+}
+
 func TestClosedLoopEndToEnd(t *testing.T) {
 	fake := &fakeGateway{seen: map[string]bool{}}
 	srv := httptest.NewServer(fake)
@@ -268,6 +325,10 @@ func TestExitStatus(t *testing.T) {
 		{"bad scenario file", []string{"--target", srv.URL, "--scenario", "x", "--rate", "1", "--scenarios", "testdata/missing.yaml"}, ExitBadUsage, "no such file"},
 		{"reloads without admin", []string{"--target", srv.URL, "--scenario", "mixed", "--rate", "1"}, ExitBadUsage, "give --admin"},
 		{"missing GeoIP file", []string{"--target", srv.URL, "--scenario", "route-geoip", "--rate", "1", "--geoip", "testdata/none.mmdb"}, ExitBadUsage, "needs GeoIP files"},
+		{"raw client and https", []string{"--target", "https://127.0.0.1:8443", "--scenario", "images", "--rate", "1", "--client", "raw"}, ExitBadUsage, "--client raw speaks plain HTTP/1.1: --target must be http://"},
+		{"unknown client", []string{"--target", srv.URL, "--scenario", "images", "--rate", "1", "--client", "fast"}, ExitBadUsage, `--client "fast": want net or raw`},
+		{"negative conns", []string{"--target", srv.URL, "--scenario", "images", "--rate", "1", "--conns", "-1"}, ExitBadUsage, "--conns must be >= 0"},
+		{"unreachable target, raw client", []string{"--target", dead, "--scenario", "images", "--rate", "1", "--duration", "1s", "--client", "raw"}, ExitFailure, "unreachable"},
 		{"unreachable target", []string{"--target", dead, "--scenario", "images", "--rate", "1", "--duration", "1s"}, ExitFailure, "unreachable"},
 		{"help", []string{"-h"}, ExitOK, "usage: go run ./loadtest"},
 	}

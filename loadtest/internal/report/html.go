@@ -69,7 +69,7 @@ iframe{width:100%;height:520px;border:1px solid #ccc}
 {{with .R.Description}}<p>{{.}}</p>{{end}}
 <table>
 <tr><th>target</th><td>{{.R.Target}}</td></tr>
-<tr><th>mode</th><td>{{.R.Mode}} loop{{if eq .R.Mode "closed"}}, {{.R.Schedule.Workers}} workers{{end}}</td></tr>
+<tr><th>mode</th><td>{{.R.Mode}} loop{{if eq .R.Mode "closed"}}, {{.R.Schedule.Workers}} workers{{end}}{{with .R.Client}}, {{.}} client{{end}}{{if eq .R.Client "raw"}} (at most {{.R.Conns}} connections){{end}}</td></tr>
 <tr><th>started</th><td>{{.R.Started}}</td></tr>
 <tr><th>duration / elapsed</th><td>{{f1 .R.DurationS}} s / {{f1 .R.ElapsedS}} s</td></tr>
 {{if eq .R.Mode "open"}}<tr><th>requested rate</th><td>{{f1 .R.RequestedRate}}/s</td></tr>{{end}}

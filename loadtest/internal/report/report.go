@@ -24,7 +24,11 @@ type Report struct {
 	Description string `json:"description,omitempty"`
 	Target      string `json:"target"`
 	// Mode is "open" (fixed rate) or "closed" (max throughput).
-	Mode    string `json:"mode"`
+	Mode string `json:"mode"`
+	// Client is the HTTP client, "net" or "raw" (--client); Conns its
+	// connection pool size (--conns).
+	Client  string `json:"client,omitempty"`
+	Conns   int    `json:"conns,omitempty"`
 	Seed    uint64 `json:"seed"`
 	Started string `json:"started"` // RFC 3339
 	// DurationS is the requested duration; ElapsedS the measured one
