@@ -37,12 +37,6 @@ type Options struct {
 	// Now returns the current time; nil means time.Now. Tests inject a
 	// fake clock here.
 	Now func() time.Time
-	// SampledRecency: a hit reads under the shard's read lock and moves
-	// the entry to the front only one hit in 8. Concurrent readers of hot
-	// keys then no longer queue on the shard's lock; eviction order is
-	// approximate (an entry hit often is still promoted often). For caches
-	// read on every request, like the gateway's URL and existence caches.
-	SampledRecency bool
 }
 
 // Stats are cumulative counters.
@@ -65,7 +59,6 @@ type Cache[K comparable, V any] struct {
 	now      func() time.Time
 	size     func(K, V) int64
 	maxBytes int64 // per shard; 0 = unbounded
-	sampled  bool  // Options.SampledRecency
 
 	loads atomic.Uint64
 
@@ -131,7 +124,7 @@ func NewSized[K comparable, V any](opts Options, size func(K, V) int64) (*Cache[
 	}
 	c := &Cache[K, V]{
 		shards: make([]shard[K, V], opts.Shards), seed: maphash.MakeSeed(),
-		now: opts.Now, size: size, flights: map[K]*flight[V]{}, sampled: opts.SampledRecency,
+		now: opts.Now, size: size, flights: map[K]*flight[V]{},
 	}
 	if opts.MaxBytes > 0 {
 		c.maxBytes = max(1, opts.MaxBytes/int64(opts.Shards))
@@ -161,29 +154,16 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 	sh := c.shard(k)
 	v, ok := c.lookup(sh, k)
 	if ok {
-		c.hit(sh, k)
+		sh.hits.Add(1)
 	} else {
 		sh.misses.Add(1)
 	}
 	return v, ok
 }
 
-// hit counts a hit on k and, with sampled recency, promotes k one hit in 8.
-func (c *Cache[K, V]) hit(sh *shard[K, V], k K) {
-	if n := sh.hits.Add(1); c.sampled && n&7 == 0 {
-		sh.lru.Get(k)
-	}
-}
-
 // lookup is Get without hit/miss accounting.
 func (c *Cache[K, V]) lookup(sh *shard[K, V], k K) (V, bool) {
-	var e entry[V]
-	var ok bool
-	if c.sampled {
-		e, ok = sh.lru.Peek(k)
-	} else {
-		e, ok = sh.lru.Get(k)
-	}
+	e, ok := sh.lru.Get(k)
 	if !ok {
 		var zero V
 		return zero, false
@@ -253,7 +233,7 @@ func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(ctx context.Context) (V, time.Duration, error)) (v V, hit bool, err error) {
 	sh := c.shard(k)
 	if v, ok := c.lookup(sh, k); ok {
-		c.hit(sh, k)
+		sh.hits.Add(1)
 		return v, true, nil
 	}
 	sh.misses.Add(1)

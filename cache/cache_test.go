@@ -427,29 +427,3 @@ func BenchmarkCacheGetOrLoadMiss(b *testing.B) {
 		c.GetOrLoad(context.Background(), i, load)
 	}
 }
-
-// With sampled recency a hit promotes one time in 8: a key read often
-// still outlives keys nobody reads, and reads never block on each other.
-func TestSampledRecency(t *testing.T) {
-	c := newCache[int, int](t, Options{MaxEntries: 3, SampledRecency: true})
-	c.Set(1, 1, 0)
-	c.Set(2, 2, 0)
-	c.Set(3, 3, 0)
-	c.Get(1) // one hit: not promoted yet (1 in 8)
-	c.Set(4, 4, 0)
-	if _, ok := c.Get(1); ok {
-		t.Fatal("a single hit promoted key 1: recency is not sampled")
-	}
-	for range 8 { // eight hits: promoted at least once
-		c.Get(2)
-	}
-	if st := c.Stats(); st.Hits != 9 {
-		t.Errorf("Hits = %d, want 9", st.Hits)
-	}
-	c.Set(5, 5, 0) // evicts 3, the oldest unpromoted
-	for k, want := range map[int]bool{2: true, 3: false, 4: true, 5: true} {
-		if _, ok := c.Get(k); ok != want {
-			t.Errorf("key %d held = %v, want %v", k, ok, want)
-		}
-	}
-}

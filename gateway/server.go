@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.geodb = db
 	s.metrics.geoReloadSuccess.Set(1)
-	if s.existCache, err = cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now, SampledRecency: true}); err != nil {
+	if s.existCache, err = cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.Exists.MaxEntries, Now: s.clock.Now}); err != nil {
 		return nil, err
 	}
 	if s.images, err = resize.New(cfg.Images.Config); err != nil {

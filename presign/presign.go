@@ -138,7 +138,7 @@ func newSigner(buckets func(string) *store.Bucket, provider aws.CredentialsProvi
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.New[cacheKey, URL](cache.Options{MaxEntries: cfg.CacheEntries, Now: cfg.Now, SampledRecency: true})
+	c, err := cache.New[cacheKey, URL](cache.Options{MaxEntries: cfg.CacheEntries, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("presign: %w", err)
 	}
