@@ -120,3 +120,7 @@ type httpDate struct {
 	sec int64
 	b   []byte
 }
+
+// Takes implements evloop.Taker: the loops answer /r/ only, so a
+// connection that starts with anything else goes to fasthttp untouched.
+func (h loopHandler) Takes(r *evloop.Request) bool { return bytes.HasPrefix(r.Path, prefixRoute) }

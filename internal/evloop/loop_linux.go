@@ -179,6 +179,7 @@ type conn struct {
 	events   uint32
 	last     int64 // last read or write, unix ns
 	started  int64 // first byte of the partial request in in, unix ns
+	looked   bool  // the first request was peeked at
 	busy     bool  // a blocking answer is being made
 	closing  bool  // close once out is written
 	closed   bool
@@ -198,6 +199,8 @@ type completion struct {
 type loop struct {
 	s      *Server
 	ep     int
+	epf    *os.File        // ep, for the netpoller
+	eprc   syscall.RawConn // epf's
 	efd    int
 	conns  []*conn // by fd
 	nconns int
@@ -237,11 +240,48 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(efd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &loop{s: s, ep: ep, efd: efd, rbuf: make([]byte, 64<<10), evs: make([]unix.EpollEvent, 256)}, nil
+	// The loop waits for its epoll set in the runtime's netpoller (an epoll
+	// descriptor is readable while it has events), not in a blocking
+	// epoll_wait: a goroutine in a system call keeps its P until sysmon
+	// takes it back (up to 10ms), which starved the goroutines fasthttp
+	// serves handed-off connections with.
+	if err := unix.SetNonblock(ep, true); err != nil {
+		unix.Close(ep)
+		unix.Close(efd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	epf := os.NewFile(uintptr(ep), "epoll")
+	rc, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		unix.Close(efd)
+		return nil, err
+	}
+	return &loop{s: s, ep: ep, epf: epf, eprc: rc, efd: efd, rbuf: make([]byte, 64<<10), evs: make([]unix.EpollEvent, 256)}, nil
+}
+
+// wait returns the ready events, parking the goroutine in the netpoller
+// (for at most timeout) when there are none. n == 0 after the timeout.
+func (l *loop) wait(timeout time.Duration) (n int, err error) {
+	// Under load there is always something ready: the first poll, a raw
+	// system call that does not block, finds it.
+	n, err = epollWaitNow(l.ep, l.evs)
+	if n > 0 || (err != nil && err != unix.EINTR) {
+		return n, err
+	}
+	l.epf.SetReadDeadline(time.Now().Add(timeout))
+	rerr := l.eprc.Read(func(uintptr) bool {
+		n, err = epollWaitNow(l.ep, l.evs)
+		return n > 0 || (err != nil && err != unix.EINTR)
+	})
+	if rerr != nil { // the deadline: nothing happened
+		return 0, nil
+	}
+	return n, err
 }
 
 func (l *loop) closeFDs() {
-	unix.Close(l.ep)
+	l.epf.Close() // closes l.ep
 	unix.Close(l.efd)
 }
 
@@ -302,18 +342,11 @@ func (l *loop) run() {
 	var dones []completion
 	var lastYield int64
 	for {
-		timeout := 1000
+		timeout := time.Second
 		if l.stopping {
-			timeout = 50
+			timeout = 50 * time.Millisecond
 		}
-		// Under load there is always something ready: ask without blocking
-		// first, as a raw system call that skips the scheduler's
-		// bookkeeping, and block (letting the runtime hand off our P) only
-		// when nothing is.
-		n, err := epollWaitNow(l.ep, l.evs)
-		if n == 0 && err == nil {
-			n, err = unix.EpollWait(l.ep, l.evs, timeout)
-		}
+		n, err := l.wait(timeout)
 		if err != nil && err != unix.EINTR {
 			l.exit(true)
 			l.closeAll()
@@ -413,6 +446,18 @@ func (l *loop) readable(c *conn) {
 		l.close(c)
 		return
 	}
+	if !c.looked {
+		// A new connection: look at its first request before taking any
+		// bytes. One the loop will not answer goes to the full server
+		// untouched, as the plain *net.TCPConn it expects (fasthttp then
+		// writes large answers with one writev instead of copying them
+		// through its buffer).
+		c.looked = true
+		if l.firstNotOurs(c) {
+			l.giveAway(c, nil)
+			return
+		}
+	}
 	n, err := rawRead(c.fd, l.rbuf)
 	if n > 0 {
 		c.last = l.now
@@ -431,6 +476,25 @@ func (l *loop) readable(c *conn) {
 	c.in = c.in[:0]
 	c.closing = true
 	l.flush(c)
+}
+
+// firstNotOurs peeks at c's first bytes and reports whether they are a
+// whole request the loop does not take (by parse, or Taker).
+func (l *loop) firstNotOurs(c *conn) bool {
+	n, err := rawPeek(c.fd, l.rbuf)
+	if n <= 0 || err != nil {
+		return false
+	}
+	_, res := parseRequest(&c.req, l.rbuf[:n], l.s.cfg.MaxHeaderBytes)
+	switch res {
+	case parseNotOurs:
+		return true
+	case parseOK:
+		if t, ok := l.s.h.(Taker); ok {
+			return !t.Takes(&c.req)
+		}
+	}
+	return false
 }
 
 // process answers the whole requests at the start of data and keeps the
@@ -571,8 +635,13 @@ func (l *loop) flush(c *conn) {
 // giveAway hands c to the full server with data (its unanswered input)
 // replayed and its unwritten output written first.
 func (l *loop) giveAway(c *conn, data []byte) {
-	prefix := append([]byte(nil), data...)
-	pending := append([]byte(nil), c.out[c.outOff:]...)
+	var prefix, pending []byte
+	if len(data) > 0 {
+		prefix = append(prefix, data...)
+	}
+	if c.outOff < len(c.out) {
+		pending = append(pending, c.out[c.outOff:]...)
+	}
 	fd := c.fd
 	unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil)
 	c.closed = true
@@ -596,6 +665,10 @@ func (l *loop) giveAway(c *conn, data []byte) {
 				return
 			}
 			nc.SetWriteDeadline(time.Time{})
+		}
+		if len(prefix) == 0 { // nothing was taken: the connection as it is
+			l.s.handoff.give(nc)
+			return
 		}
 		l.s.handoff.give(&prefixConn{Conn: nc, prefix: prefix})
 	}()
@@ -637,6 +710,14 @@ func (l *loop) sweep() {
 
 func rawRead(fd int, p []byte) (int, error) {
 	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func rawPeek(fd int, p []byte) (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), syscall.MSG_PEEK, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

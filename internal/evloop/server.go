@@ -37,6 +37,17 @@ type Handler interface {
 	ServeBlocking(dst []byte, req *Request) []byte
 }
 
+// Taker is an optional Handler method. When a Handler has it, a loop
+// peeks at each new connection's first request without taking its bytes,
+// and a connection whose first request is not taken goes to the Handoffs
+// listener as the plain connection (no replay wrapper), so the full server
+// serves it exactly as if it had accepted it. Takes must not block and
+// must agree with Serve: for a request it takes, Serve must not answer
+// Handoff only because of what Takes looked at.
+type Taker interface {
+	Takes(req *Request) bool
+}
+
 // Config tunes a Server. The zero value is usable.
 type Config struct {
 	// Loops is the number of event loops. Default GOMAXPROCS.
