@@ -161,6 +161,35 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 	return v, ok
 }
 
+// GetStale is Get that also returns an entry whose time is up, as long
+// as it expired no more than maxStale ago, for serving stale while the
+// caller refreshes it (stale-while-revalidate). fresh is false for such an
+// entry; it is left in place (a Set replaces it). It counts a hit for a
+// fresh entry and a miss otherwise, and does not allocate.
+func (c *Cache[K, V]) GetStale(k K, maxStale time.Duration) (v V, fresh, ok bool) {
+	sh := c.shard(k)
+	e, ok := sh.lru.Get(k)
+	if !ok {
+		sh.misses.Add(1)
+		return v, false, false
+	}
+	if e.exp == 0 {
+		sh.hits.Add(1)
+		return e.v, true, true
+	}
+	now := c.now().UnixNano()
+	switch {
+	case now < e.exp:
+		sh.hits.Add(1)
+		return e.v, true, true
+	case now-e.exp <= int64(maxStale):
+		sh.misses.Add(1)
+		return e.v, false, true
+	}
+	sh.misses.Add(1)
+	return v, false, false
+}
+
 // lookup is Get without hit/miss accounting.
 func (c *Cache[K, V]) lookup(sh *shard[K, V], k K) (V, bool) {
 	e, ok := sh.lru.Get(k)

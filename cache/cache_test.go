@@ -427,3 +427,34 @@ func BenchmarkCacheGetOrLoadMiss(b *testing.B) {
 		c.GetOrLoad(context.Background(), i, load)
 	}
 }
+
+// GetStale hands out an expired entry for up to maxStale after its expiry,
+// marked not fresh, and nothing after that.
+func TestGetStale(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newCache[string, int](t, Options{Now: func() time.Time { return now }})
+	c.Set("k", 1, time.Second)
+	for _, tc := range []struct {
+		at           time.Duration
+		fresh, found bool
+	}{
+		{0, true, true},
+		{999 * time.Millisecond, true, true},
+		{time.Second, false, true},     // just expired: stale
+		{3 * time.Second, false, true}, // 2s past expiry: still within maxStale
+		{3*time.Second + time.Millisecond, false, false},
+	} {
+		now = time.Unix(1000, 0).Add(tc.at)
+		v, fresh, ok := c.GetStale("k", 2*time.Second)
+		if ok != tc.found || fresh != tc.fresh || (ok && v != 1) {
+			t.Errorf("at +%v: v=%d fresh=%v ok=%v, want fresh=%v ok=%v", tc.at, v, fresh, ok, tc.fresh, tc.found)
+		}
+	}
+	if _, _, ok := c.GetStale("absent", time.Hour); ok {
+		t.Error("found an absent key")
+	}
+	c.Set("k", 2, time.Second) // a refresh replaces the stale entry
+	if v, fresh, ok := c.GetStale("k", 0); !ok || !fresh || v != 2 {
+		t.Errorf("after Set: v=%d fresh=%v ok=%v", v, fresh, ok)
+	}
+}

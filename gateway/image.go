@@ -370,4 +370,7 @@ func storeError(err error) *Error {
 type writeBackState struct {
 	writeSlots chan struct{}
 	writeWG    sync.WaitGroup
+	// refreshing: existence checks being refreshed in the background
+	// (see refreshHead), by existKey; also counted in writeWG.
+	refreshing sync.Map
 }

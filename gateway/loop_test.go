@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/evloop"
+	"github.com/edgegate/edgegate/internal/testenv"
 )
 
 // rawExchange sends one raw request on a fresh connection and reads the
@@ -203,5 +209,46 @@ func TestLoopRouteAllocatesNothing(t *testing.T) {
 				t.Fatalf("%v allocations per cached loop request, want ≤ %v (race detector: %v)", allocs, want, raceEnabled)
 			}
 		})
+	}
+}
+
+// When a cached existence answer expires, requests keep getting it while
+// one background HEAD refreshes it (stale-while-revalidate); the refreshed
+// answer then takes over. Here the object is deleted after the first
+// answer: the next request past the TTL still gets the stale prefix, and
+// a later one the fallback.
+func TestExistenceStaleWhileRevalidate(t *testing.T) {
+	g := startGateway(t, demoRules(t), func(c *Config) { c.Exists.TTL = 300 * time.Millisecond })
+	rel := putObject(t, "swr.bin", []byte("x"), "application/octet-stream")
+	// Also under egypt/, the first prefix for region egypt.
+	client := demo.Client(testenv.S3(t))
+	if _, err := client.PutObject(context.Background(), putInput(demo.Bucket, "egypt/"+rel, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	url := g.base + "/r/" + rel + "?region=egypt"
+	if a := answer(t, url); a.Key != "egypt/"+rel {
+		t.Fatalf("first answer: key %q", a.Key)
+	}
+	if _, err := client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(demo.Bucket), Key: aws.String("egypt/" + rel)}); err != nil {
+		t.Fatal(err)
+	}
+	heads := testutilCounter(t, g.srv.metrics.s3Heads)
+	time.Sleep(400 * time.Millisecond) // past the TTL, within TTL more of staleness
+	if a := answer(t, url); a.Key != "egypt/"+rel {
+		t.Fatalf("just past the TTL: key %q, want the stale egypt/ answer", a.Key)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a := answer(t, url)
+		if a.Key == "global/"+rel {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refresh never landed: key %q", a.Key)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := testutilCounter(t, g.srv.metrics.s3Heads) - heads; n < 1 {
+		t.Errorf("no HEAD refreshed the entry")
 	}
 }

@@ -111,7 +111,7 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 	for _, p := range prefixes {
 		obj := req.objectKey(p)
 		if req.noWait {
-			m, hit := s.existCache.Get(existKey{d.Bucket, obj})
+			m, hit := s.cachedHead(d.Bucket, obj)
 			if !hit {
 				return d, errWouldBlock
 			}
@@ -197,24 +197,61 @@ func (s *Server) exists(ctx context.Context, bucket, key string) (ok, hit bool, 
 
 // head returns an object's metadata from the cache, or from one coalesced
 // HEAD request whose answer (found: exists.ttl, missing: exists.negative_ttl)
-// is cached. key may alias a request buffer: it is cloned before the cache
-// keeps it.
+// is cached. An answer whose time is up is still used, for up to exists.ttl
+// more, while one background HEAD refreshes it (stale-while-revalidate):
+// a hot key never makes requests wait on S3 when its entry expires. key
+// may alias a request buffer: it is cloned before the cache keeps it.
 func (s *Server) head(ctx context.Context, bucket, key string) (m store.Meta, hit bool, err error) {
-	if m, hit := s.existCache.Get(existKey{bucket, key}); hit {
+	if m, ok := s.cachedHead(bucket, key); ok {
 		return m, true, nil
 	}
 	key = strings.Clone(key)
 	return s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (store.Meta, time.Duration, error) {
-		s.metrics.s3Heads.Inc()
-		m, err := s.store.Head(ctx, bucket, key)
-		if err != nil {
-			return store.Meta{}, 0, err
-		}
-		if m.Exists {
-			return m, s.cfg.Exists.TTL, nil
-		}
-		return m, s.cfg.Exists.NegativeTTL, nil
+		return s.loadHead(ctx, bucket, key)
 	})
+}
+
+// cachedHead is head from memory only, as the event loops need it: ok is
+// false when nothing usable is cached. A stale answer starts its refresh.
+func (s *Server) cachedHead(bucket, key string) (store.Meta, bool) {
+	m, fresh, ok := s.existCache.GetStale(existKey{bucket, key}, s.cfg.Exists.TTL)
+	if ok && !fresh {
+		s.refreshHead(bucket, key)
+	}
+	return m, ok
+}
+
+// refreshHead re-asks S3 about a stale entry in the background, once per
+// key at a time. On failure the stale answer stays until it is too old.
+func (s *Server) refreshHead(bucket, key string) {
+	k := existKey{bucket, strings.Clone(key)}
+	if _, busy := s.refreshing.LoadOrStore(k, struct{}{}); busy {
+		return
+	}
+	s.writeWG.Add(1)
+	go func() {
+		defer s.writeWG.Done()
+		defer s.refreshing.Delete(k)
+		m, ttl, err := s.loadHead(context.Background(), k.bucket, k.key)
+		if err != nil {
+			s.log.Warn("existence refresh failed; the last answer stays for now", "bucket", k.bucket, "key", k.key, "err", err)
+			return
+		}
+		s.existCache.Set(k, m, ttl)
+	}()
+}
+
+// loadHead asks S3 and says how long its answer may be kept.
+func (s *Server) loadHead(ctx context.Context, bucket, key string) (store.Meta, time.Duration, error) {
+	s.metrics.s3Heads.Inc()
+	m, err := s.store.Head(ctx, bucket, key)
+	if err != nil {
+		return store.Meta{}, 0, err
+	}
+	if m.Exists {
+		return m, s.cfg.Exists.TTL, nil
+	}
+	return m, s.cfg.Exists.NegativeTTL, nil
 }
 
 func truncate(s string, n int) string {

@@ -275,7 +275,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	if err := s.geodb.Close(); err != nil {
 		errs = append(errs, err)
 	}
-	s.writeWG.Wait() // pending write-backs (each bounded by the S3 timeout)
+	s.writeWG.Wait() // pending write-backs and existence refreshes (each bounded by the S3 timeout)
 	s.signer.Close()
 	s.clock.Stop()
 	return errors.Join(errs...)
