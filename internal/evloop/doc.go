@@ -14,6 +14,10 @@
 // edgegate) to serve from then on. So the loop never has to be a complete
 // HTTP implementation, and no request is ever answered differently because
 // of which side served it: the fallback sees exactly what the client sent.
+// A new connection's first request is only peeked at (MSG_PEEK) before the
+// loop takes it, so a connection that starts with a request the loop does
+// not take (or a Taker declines) reaches the full server as the plain
+// *net.TCPConn, with nothing to replay.
 //
 // A Handler answers on the loop when it can do so without blocking; when it
 // cannot (a cache miss that needs the network), it says Block and the loop
