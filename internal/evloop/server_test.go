@@ -150,6 +150,23 @@ func startServer(t *testing.T, h *testHandler, cfg Config, ln net.Listener) *tes
 	return ts
 }
 
+// waitStopped checks that Shutdown (its result on done) returns nil and
+// that Serve then returns nil, each within 5 s.
+func (ts *testServer) waitStopped(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	if err := ts.waitServe(t, 5*time.Second); err != nil {
+		t.Errorf("Serve = %v, want nil", err)
+	}
+}
+
 // waitServe returns Serve's result, failing the test if Serve does not
 // return within d.
 func (ts *testServer) waitServe(t *testing.T, d time.Duration) error {
@@ -802,17 +819,7 @@ func TestServerShutdownFinishesHalfSentRequest(t *testing.T) {
 	c.send(t, "\r\n")
 	c.expect(t, "GET", "fast 7", true)
 	c.expectClosed(t)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Shutdown = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
-	if err := ts.waitServe(t, 5*time.Second); err != nil {
-		t.Errorf("Serve = %v, want nil", err)
-	}
+	ts.waitStopped(t, done)
 }
 
 // A blocking answer in flight when Shutdown is called is delivered, then
@@ -826,17 +833,7 @@ func TestServerShutdownFinishesBlocking(t *testing.T) {
 	go func() { done <- shutdown(ts.Server, 5*time.Second) }()
 	c.expect(t, "GET", "block 1", false)
 	c.expectClosed(t)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Shutdown = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
-	if err := ts.waitServe(t, 5*time.Second); err != nil {
-		t.Errorf("Serve = %v, want nil", err)
-	}
+	ts.waitStopped(t, done)
 }
 
 // A ServeBlocking that hangs: Shutdown gives up when its context ends,
