@@ -209,8 +209,27 @@ func TestRawClientPoolGrowth(t *testing.T) {
 	const burst = 150
 	for _, eager := range []bool{false, true} {
 		t.Run(fmt.Sprintf("eager=%v", eager), func(t *testing.T) {
+			// Requests are held until enough of the burst has arrived that
+			// no connection comes free too early, however slowly the
+			// goroutines are scheduled: all of it when eager; when not,
+			// the first rawGrowBurst, then each is held 30 ms more.
+			want := int64(rawGrowBurst)
+			if eager {
+				want = burst
+			}
+			var arrived atomic.Int64
+			enough := make(chan struct{})
 			srv, conns := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				time.Sleep(30 * time.Millisecond)
+				if arrived.Add(1) == want {
+					close(enough)
+				}
+				select {
+				case <-enough:
+				case <-time.After(3 * time.Second):
+				}
+				if !eager {
+					time.Sleep(30 * time.Millisecond)
+				}
 			}))
 			c := newRawConfig(t, srv.URL, RawConfig{Conns: 1000, Timeout: 5 * time.Second, Eager: eager})
 			var wg sync.WaitGroup
