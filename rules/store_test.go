@@ -64,7 +64,7 @@ func startWatch(t *testing.T, s *Store) {
 			t.Errorf("Watch returned %v", err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watcher register
+	waitWatching(t, filepath.Dir(s.path))
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -81,6 +81,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceFile writes data to a temporary file beside path and renames it
+// into place, so a reload never reads a half-written file.
+func replaceFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	writeFile(t, tmp, data)
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -185,8 +196,16 @@ func TestStoreInvalidFileKeepsServing(t *testing.T) {
 	startWatch(t, s)
 	good := s.Table()
 
-	writeFile(t, path, []byte("default_region: global\nregions: {global: {prefix: x/}}\nroutes: []\nbogus: 1\n"))
-	waitFor(t, "a failed reload", func() bool { return s.Status().Failures == 1 })
+	// Replaced, not written in place: a reload that caught the file
+	// truncated but not yet rewritten would count an extra failure.
+	replaceFile(t, path, []byte("default_region: global\nregions: {global: {prefix: x/}}\nroutes: []\nbogus: 1\n"))
+	// The failure is counted under the store's lock, and OnReload runs
+	// just after the lock is released: wait for both, or a busy machine
+	// can catch the count before the callback.
+	waitFor(t, "a failed reload", func() bool {
+		n, _ := log.snapshot()
+		return s.Status().Failures == 1 && n >= 1
+	})
 	if s.Table() != good {
 		t.Fatal("invalid file replaced the served table")
 	}
@@ -204,7 +223,7 @@ func TestStoreInvalidFileKeepsServing(t *testing.T) {
 	}
 
 	// Fixing the file recovers and clears the error.
-	writeFile(t, path, rulesVersion(2))
+	replaceFile(t, path, rulesVersion(2))
 	waitFor(t, "v2", func() bool { return servedVersion(s) == "v2/" })
 	if st := s.Status(); st.LastError != "" || st.Reloads != 1 || st.Failures != 2 {
 		t.Errorf("Status after fix = %+v", st)

@@ -153,24 +153,31 @@ func NewWatcher(c *http.Client, url string, every time.Duration) (*Watcher, erro
 // Run samples now, then every interval until ctx ends, then once more.
 func (w *Watcher) Run(ctx context.Context) {
 	w.start = time.Now()
-	w.sample(ctx)
+	w.sample(ctx, false)
 	t := time.NewTicker(w.every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			w.sample(final)
+			w.sample(final, true)
 			cancel()
 			return
 		case <-t.C:
-			w.sample(ctx)
+			w.sample(ctx, false)
 		}
 	}
 }
 
-func (w *Watcher) sample(ctx context.Context) {
+// sample scrapes once and records the result. A scrape before the final
+// one that fails because ctx ended (the run is over: the scrape was under
+// way, or a tick and the end came together) is not a failed scrape; it is
+// dropped, and the final sample follows at once.
+func (w *Watcher) sample(ctx context.Context, final bool) {
 	s, err := Scrape(ctx, w.client, w.url)
+	if err != nil && !final && ctx.Err() != nil {
+		return
+	}
 	s.T = time.Since(w.start).Seconds()
 	if err != nil {
 		s.Error = err.Error()

@@ -62,12 +62,26 @@ func TestWatcherHitRatioAndAbsentSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	// Stop once the first sample and two ticks' samples are in, not after a
+	// fixed time: on a busy machine a scrape can take longer than an interval.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w.Run(ctx)
+	ran := make(chan struct{})
+	go func() { w.Run(ctx); close(ran) }()
+	for deadline := time.Now().Add(10 * time.Second); len(w.Samples()) < 3; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d samples after 10s at 100ms", len(w.Samples()))
+		}
+	}
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
 	s := w.Samples()
-	if len(s) < 3 {
-		t.Fatalf("%d samples in 350ms at 100ms", len(s))
+	if len(s) < 4 {
+		t.Fatalf("%d samples, want the 3 before the end and a final one", len(s))
 	}
 	for i, x := range s {
 		if x.Error != "" || x.Goroutines == nil || *x.Goroutines != 7 {
@@ -85,5 +99,53 @@ func TestWatcherHitRatioAndAbsentSeries(t *testing.T) {
 	}
 	if _, err := NewWatcher(srv.Client(), srv.URL, time.Millisecond); err == nil {
 		t.Error("1ms interval accepted")
+	}
+}
+
+// A scrape under way when the run ends is cut short by the end, not by the
+// target: it is dropped, not reported as a failed sample, and the final
+// sample is still taken.
+func TestWatcherDropsScrapeCutShortByTheEnd(t *testing.T) {
+	var n atomic.Int64
+	stuck := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 { // the first tick's scrape hangs until the run ends
+			close(stuck)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		fmt.Fprint(w, "go_goroutines 7\n")
+	}))
+	defer srv.Close()
+	w, err := NewWatcher(srv.Client(), srv.URL+"/metrics", 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan struct{})
+	go func() { w.Run(ctx); close(ran) }()
+	select {
+	case <-stuck:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no tick scraped within 10s")
+	}
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	s := w.Samples()
+	if len(s) != 2 {
+		t.Fatalf("%d samples, want the first and the final one: %+v", len(s), s)
+	}
+	for i, x := range s {
+		if x.Error != "" || x.Goroutines == nil || *x.Goroutines != 7 {
+			t.Errorf("sample %d: %+v", i, x)
+		}
 	}
 }
