@@ -60,26 +60,26 @@ for path in query geoip; do
   awk -v e="${sum[edgegate $path]}" -v n="${sum[nginx $path]}" -v r="$rounds" -v p="$path" \
     'BEGIN{printf "%s path mean: edgegate %.0f req/s, nginx+geoip2 %.0f req/s, edgegate/nginx %.2f\n", p, e/r, n/r, e/n}'
 done
-# p99 at half of peak: an open-loop rate (h2load --rps, per connection) of
-# half edgegate's mean peak on the query path, offered to both servers the
-# same way. The GeoIP run sends one fixed X-Forwarded-For (h2load cannot
-# vary headers per request).
-command -v h2load >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; }
-half=$(awk -v e="${sum[edgegate query]}" -v r="$rounds" 'BEGIN{printf "%d", e/r/2}')
-rps=$(( half / 64 ))
-pct() { # log file → p50 p99 p99.9 in ms, and the request count
-  awk '{print $3}' "$1" | sort -n | awk '{v[NR]=$1} END {printf "n=%d p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms", NR, v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000, v[int(NR*0.999)]/1000}'
+# p99 at half of peak: half of edgegate's mean peak on each path, offered
+# to both servers the same way by bench/paced (one thread, epoll
+# and a timerfd: evenly spaced sends, latency from each request's intended
+# send time, about one write and one read a request, so it stays out of
+# the figures as far as a client on the same cores can).
+go build -o "$tmp/paced" ./bench/paced
+declare -A half
+for p in query geoip; do half[$p]=$(awk -v e="${sum[edgegate $p]}" -v r="$rounds" 'BEGIN{printf "%d", e/r/2}'); done
+paced() { # label round paced-args...
+  local label=$1 r=$2 out
+  shift 2
+  out=$("$@")
+  printf '%-32s round %s: %s | %s\n' "$label" "$r" "$(sed -n 2p <<<"$out" | sed 's/latency from intended send: //')" \
+    "$(sed -n 1p <<<"$out" | grep -o 'late [0-9]* of [0-9]*; unanswered [0-9]*; status.*')"
 }
 for r in $(seq 1 "$rounds"); do
   for s in "edgegate 18080" "nginx 18081"; do
     set -- $s
-    for p in query geoip; do
-      url="http://127.0.0.1:$2/r/map-tiles.zip?region=egypt-cairo" hdr=()
-      [ "$p" = geoip ] && url="http://127.0.0.1:$2/r/map-tiles.zip" hdr=(-H "X-Forwarded-For: 156.173.10.20")
-      rm -f "$tmp/h2.log"
-      h2load --h1 -c64 -t2 --rps="$rps" -D "${dur%s}" "${hdr[@]}" --log-file="$tmp/h2.log" "$url" >/dev/null
-      printf 'p99 at %d req/s (half of edgegate peak), %-8s %-5s round %s: %s\n' "$(( rps * 64 ))" "$1" "$p" "$r" "$(pct "$tmp/h2.log")"
-    done
+    paced "$1 query at ${half[query]}/s" "$r" "$tmp/paced" -addr "127.0.0.1:$2" -rate "${half[query]}" -d "$dur"
+    paced "$1 geoip at ${half[geoip]}/s" "$r" "$tmp/paced" -addr "127.0.0.1:$2" -rate "${half[geoip]}" -d "$dur" -path /r/map-tiles.zip -random-xff
   done
 done
 # The servers' own answer latency, without a load generator's queueing:
@@ -90,9 +90,8 @@ for r in $(seq 1 "$rounds"); do
   echo "single client, nginx    round $r: $("$tmp/pingpong" -addr 127.0.0.1:18081)"
 done
 # p99 at half of peak again, with the load generator kept off the servers'
-# core: each server pinned to CPU 0 (all its threads), wrk and h2load to
-# CPU 1, so the client's own scheduling does not land in the servers'
-# percentiles. Half of each server's own pinned peak is offered to it.
+# core: each server pinned to CPU 0 (all its threads), wrk and paced to
+# CPU 1. Half of edgegate's pinned peak on each path is offered to both.
 if [ "$(nproc)" -ge 2 ]; then
   # A Go server sizes itself (GOMAXPROCS, one event loop per CPU) from its
   # CPU set at start: start a second edgegate on CPU 0 rather than pin the
@@ -101,15 +100,19 @@ if [ "$(nproc)" -ge 2 ]; then
   pids+=($!)
   for w in "$ngpid" $(pgrep -P "$ngpid"); do taskset -p -c 0 "$w" >/dev/null; done
   for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:19092/readyz 2>/dev/null && break; sleep 0.1; done
-  for s in "edgegate 18082" "nginx 18081"; do
-    set -- $s
-    url="http://127.0.0.1:$2/r/map-tiles.zip?region=egypt-cairo"
-    peak=$(taskset -c 1 wrk -t1 -c64 -d"$dur" "$url" | awk '/Requests\/sec/ {printf "%d", $2}')
-    prps=$(( peak / 2 / 64 ))
-    for r in $(seq 1 "$rounds"); do
-      rm -f "$tmp/h2.log"
-      taskset -c 1 h2load --h1 -c64 -t1 --rps="$prps" -D "${dur%s}" --log-file="$tmp/h2.log" "$url" >/dev/null
-      printf 'pinned (server CPU 0, client CPU 1): %-8s peak %d req/s; at %d req/s round %s: %s\n' "$1" "$peak" "$(( prps * 64 ))" "$r" "$(pct "$tmp/h2.log")"
+  declare -A phalf
+  for p in query geoip; do
+    args=("http://127.0.0.1:18082/r/map-tiles.zip?region=egypt-cairo")
+    [ "$p" = geoip ] && args=(-s "$lua" http://127.0.0.1:18082/r/map-tiles.zip)
+    peak=$(taskset -c 1 wrk -t1 -c64 -d"$dur" "${args[@]}" | awk '/Requests\/sec/ {printf "%d", $2}')
+    phalf[$p]=$(( peak / 2 ))
+    echo "pinned (server CPU 0, client CPU 1): edgegate $p peak $peak req/s"
+  done
+  for r in $(seq 1 "$rounds"); do
+    for s in "edgegate 18082" "nginx 18081"; do
+      set -- $s
+      paced "pinned $1 query at ${phalf[query]}/s" "$r" taskset -c 1 "$tmp/paced" -addr "127.0.0.1:$2" -rate "${phalf[query]}" -d "$dur"
+      paced "pinned $1 geoip at ${phalf[geoip]}/s" "$r" taskset -c 1 "$tmp/paced" -addr "127.0.0.1:$2" -rate "${phalf[geoip]}" -d "$dur" -path /r/map-tiles.zip -random-xff
     done
   done
 fi
