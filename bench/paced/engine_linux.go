@@ -61,14 +61,6 @@ func run(cfg config) (result, error) {
 		return result{}, fmt.Errorf("epoll_create1: %w", err)
 	}
 	defer unix.Close(e.ep)
-	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-	if err != nil {
-		return result{}, fmt.Errorf("timerfd_create: %w", err)
-	}
-	defer unix.Close(tfd)
-	if err := unix.EpollCtl(e.ep, unix.EPOLL_CTL_ADD, tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)}); err != nil {
-		return result{}, fmt.Errorf("epoll_ctl: %w", err)
-	}
 	for range cfg.conns {
 		fd, err := dial(addr)
 		if err != nil {
@@ -95,8 +87,39 @@ func run(cfg config) (result, error) {
 	monoStart := time.Duration(mono.Nano())
 	drainUntil := cfg.duration + 5*time.Second
 	events := make([]unix.EpollEvent, 256)
-	next, armed, inflight := 0, time.Duration(-1), 0
-	for {
+	next, inflight := 0, 0
+	// Each tick: take in every answer that has arrived, send every request
+	// that has come due, sleep to the next tick. Answers are timed when
+	// taken in, so a latency is rounded up by at most a tick; the thread
+	// wakes once a tick rather than once an answer.
+	for tick := time.Duration(0); ; {
+		for {
+			n, err := unix.EpollWait(e.ep, events, 0)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			} else if err != nil {
+				return result{}, fmt.Errorf("epoll_wait: %w", err)
+			}
+			now := time.Since(e.start)
+			for _, ev := range events[:n] {
+				c := e.byFD[int(ev.Fd)]
+				if ev.Events&unix.EPOLLOUT != 0 && len(c.unsent) > 0 {
+					if err := e.flush(c); err != nil {
+						return result{}, err
+					}
+				}
+				if ev.Events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+					done, err := e.read(c, now)
+					if err != nil {
+						return result{}, err
+					}
+					inflight -= done
+				}
+			}
+			if n < len(events) {
+				break
+			}
+		}
 		now := time.Since(e.start)
 		for next < total && e.due(next) <= now {
 			if err := e.take(next, now); err != nil {
@@ -108,44 +131,10 @@ func run(cfg config) (result, error) {
 		if next == total && (inflight == 0 || now >= drainUntil) {
 			break
 		}
-		wake := drainUntil
-		if next < total {
-			wake = e.due(next)
-		}
-		if wake != armed {
-			at := unix.NsecToTimespec(int64(monoStart + wake))
-			if err := unix.TimerfdSettime(tfd, unix.TFD_TIMER_ABSTIME, &unix.ItimerSpec{Value: at}, nil); err != nil {
-				return result{}, fmt.Errorf("timerfd_settime: %w", err)
-			}
-			armed = wake
-		}
-		n, err := unix.EpollWait(e.ep, events, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		} else if err != nil {
-			return result{}, fmt.Errorf("epoll_wait: %w", err)
-		}
-		for _, ev := range events[:n] {
-			fd := int(ev.Fd)
-			if fd == tfd {
-				var b [8]byte
-				_, _ = unix.Read(tfd, b[:])
-				armed = -1
-				continue
-			}
-			c := e.byFD[fd]
-			if ev.Events&unix.EPOLLOUT != 0 && len(c.unsent) > 0 {
-				if err := e.flush(c); err != nil {
-					return result{}, err
-				}
-			}
-			if ev.Events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-				done, err := e.read(c)
-				if err != nil {
-					return result{}, err
-				}
-				inflight -= done
-			}
+		tick = max(tick+cfg.tick, now.Truncate(cfg.tick)+cfg.tick)
+		at := unix.NsecToTimespec(int64(monoStart + tick))
+		if err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &at, nil); err != nil && !errors.Is(err, unix.EINTR) {
+			return result{}, fmt.Errorf("clock_nanosleep: %w", err)
 		}
 	}
 	e.res.elapsed = cfg.duration - cfg.warmup
@@ -216,7 +205,7 @@ func (e *engine) poll(c *pconn, events uint32) error {
 // read takes in what the connection has, records each whole answer, sends
 // the connection's next request if one is waiting, and returns how many
 // answers it read.
-func (e *engine) read(c *pconn) (int, error) {
+func (e *engine) read(c *pconn, now time.Duration) (int, error) {
 	n, err := unix.Read(c.fd, c.buf[len(c.buf):cap(c.buf)])
 	if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 		return 0, nil
@@ -226,7 +215,6 @@ func (e *engine) read(c *pconn) (int, error) {
 		return 0, errors.New("the server closed a connection")
 	}
 	c.buf = c.buf[:len(c.buf)+n]
-	now := time.Since(e.start)
 	done := 0
 	for {
 		status, size, err := parseAnswer(c.buf)

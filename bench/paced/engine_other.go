@@ -5,5 +5,5 @@ package main
 import "errors"
 
 func run(config) (result, error) {
-	return result{}, errors.New("paced needs Linux (epoll, timerfd)")
+	return result{}, errors.New("paced needs Linux (epoll, clock_nanosleep)")
 }
