@@ -311,6 +311,15 @@ func (l *loop) exit(force bool) bool {
 }
 
 func (l *loop) run() {
+	// A loop keeps its own thread. Unlocked, a loop that slept in
+	// epoll_wait long enough for the runtime to hand its P to other work
+	// came back on whichever thread was free, and the two loops moved over
+	// three threads, each move a wake-up of another thread. With the client
+	// on the same two cores, at half of peak: p99 0.76–3.79 ms (median
+	// 1.8) locked, 0.84–5.14 ms (median 4.5) unlocked, 6 runs each; peak
+	// throughput unchanged (BENCHMARKS.md).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer l.s.loopsWG.Done()
 	defer l.closeFDs()
 	var adds []pendingConn
