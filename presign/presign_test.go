@@ -475,7 +475,11 @@ func TestSignConcurrentAcrossWindows(t *testing.T) {
 // expire; Sign never calls the provider.
 func TestCredentialRefresh(t *testing.T) {
 	refreshed := make(chan error, 10)
+	release := make(chan struct{}) // holds the refresh inside the provider
 	p := &countingProvider{fn: func(n int64) (aws.Credentials, error) {
+		if n >= 2 {
+			<-release
+		}
 		return aws.Credentials{
 			AccessKeyID: "AKID" + strconv.FormatInt(n, 10), SecretAccessKey: "secret", SessionToken: "tok",
 			CanExpire: true, Expires: time.Now().Add(time.Hour + time.Duration(n-1)*time.Hour),
@@ -484,6 +488,12 @@ func TestCredentialRefresh(t *testing.T) {
 	// Refresh when less than 1h - 150ms remains: ~150ms after start.
 	s := newTestSigner(t, Config{Window: time.Second, CredentialRefresh: time.Hour - 150*time.Millisecond,
 		OnCredentialRefresh: func(err error) { refreshed <- err }}, p)
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
 	req := Request{Bucket: "b12", Key: "k", TTL: 2 * time.Hour}
 	u := mustSign(t, s, req)
 	if got := query(t, u.URL).Get("X-Amz-Credential"); !strings.HasPrefix(got, "AKID1/") {
@@ -492,19 +502,45 @@ func TestCredentialRefresh(t *testing.T) {
 	if left := time.Until(u.Expires); left > time.Hour {
 		t.Errorf("URL outlives its credentials: valid %s more", left)
 	}
-	for i := 0; i < 100; i++ {
-		mustSign(t, s, Request{Bucket: "b12", Key: "k" + strconv.Itoa(i), TTL: time.Minute})
+	// Wait for the background refresh to be inside the provider, held there.
+	for deadline := time.Now().Add(5 * time.Second); p.calls.Load() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("credentials not refreshed in the background")
+		}
 	}
-	if n := p.calls.Load(); n != 1 {
-		t.Errorf("provider called %d times before the refresh, want 1 (never on the request path)", n)
+	// Requests meanwhile sign at once with the credentials they have:
+	// never on the provider, never waiting for it.
+	bad := make(chan string, 100)
+	go func() {
+		defer close(bad)
+		for i := range 100 {
+			u, err := s.Sign(context.Background(), Request{Bucket: "b12", Key: "k" + strconv.Itoa(i), TTL: time.Minute})
+			if err != nil {
+				bad <- err.Error()
+			} else if pu, err := url.Parse(u.URL); err != nil {
+				bad <- err.Error()
+			} else if got := pu.Query().Get("X-Amz-Credential"); !strings.HasPrefix(got, "AKID1/") {
+				bad <- got
+			}
+		}
+	}()
+	select {
+	case <-time.After(5 * time.Second):
+		t.Fatal("signing waited for the credential refresh")
+	case msg, ok := <-bad:
+		if ok {
+			t.Fatalf("signing during the refresh: %s, want AKID1 credentials", msg)
+		}
 	}
+	close(release)
+	released = true
 	select {
 	case err := <-refreshed:
 		if err != nil {
 			t.Fatalf("refresh failed: %v", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("credentials not refreshed in the background")
+		t.Fatal("refresh did not finish")
 	}
 	u = mustSign(t, s, Request{Bucket: "b12", Key: "fresh", TTL: time.Minute})
 	if got := query(t, u.URL).Get("X-Amz-Credential"); !strings.HasPrefix(got, "AKID2/") {
