@@ -17,7 +17,10 @@ echo "$gob" >&2
 ns() { awk -v n="$1" '$1 ~ n {for (i=1;i<=NF;i++) if ($(i+1)=="ns/op") {print $i; exit}}' <<<"$gob"; }
 al() { awk -v n="$1" '$1 ~ n {for (i=1;i<=NF;i++) if ($(i+1)=="allocs/op") {print $i; exit}}' <<<"$gob"; }
 echo "== route path vs nginx" >&2
-route=$(bash scripts/bench-route.sh "$dur" "$rounds" 2>&1 | tee /dev/stderr | grep 'path mean')
+routeall=$(bash scripts/bench-route.sh "$dur" "$rounds" 2>&1 | tee /dev/stderr)
+route=$(grep 'path mean' <<<"$routeall")
+# p99 at half of peak (bench/paced), each run's figure, e.g. "1.29/2.96"
+p99s() { grep -E "^$1 at " <<<"$routeall" | sed -E 's/.* p99 ([0-9.]+) .*/\1/' | paste -sd/ -; }
 echo "== image path" >&2
 img=$(bash scripts/bench-images.sh "$dur" "$rounds" 2>&1 | tee /dev/stderr)
 q=$(grep '^query' <<<"$route"); g=$(grep '^geoip' <<<"$route")
@@ -34,6 +37,8 @@ cold=$(ns 'SignCold'); sdk=$(ns 'SDKPresign')
   echo "|---|---|---|"
   echo "| route, \`?region=\`, edgegate / nginx+geoip2 (wrk -t2 -c64) | ${q#*: } | ≥ 1.0 |"
   echo "| route, random XFF GeoIP, edgegate / nginx+geoip2 | ${g#*: } | ≥ 1.0 |"
+  echo "| route p99 at half of each path's peak (bench/paced, same cores as the servers), query; GeoIP | edgegate $(p99s 'edgegate query'); $(p99s 'edgegate geoip') ms — nginx $(p99s 'nginx query'); $(p99s 'nginx geoip') ms | ≤ 2 ms |"
+  echo "| the same, server on CPU 0 and client on CPU 1 | edgegate $(p99s 'pinned edgegate query'); $(p99s 'pinned edgegate geoip') ms — nginx $(p99s 'pinned nginx query'); $(p99s 'pinned nginx geoip') ms | ≤ 2 ms |"
   echo "| presign cold vs SDK | $cold ns vs $sdk ns = $(awk -v a="$cold" -v b="$sdk" 'BEGIN{printf "1/%.0f", b/a}') | ≤ 1/10 |"
   echo "| presign cached, the gateway's clock / time.Now | $(ns 'SignCachedMemClock') / $(ns 'SignCached-') ns, $(al 'SignCachedMemClock') allocs | ≤ 300 ns, 0 allocs |"
   echo "| region resolution (XFF → DB-IP → region), 1000 / 65536 clients | $(ns 'ResolveRegionGeoIP/1000') / $(ns 'ResolveRegionGeoIP/65536') ns, $(al 'ResolveRegionGeoIP/1000') allocs | ≤ 1500 ns, ≤ 1 alloc |"
