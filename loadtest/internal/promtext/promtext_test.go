@@ -64,21 +64,13 @@ func TestWatcherHitRatioAndAbsentSeries(t *testing.T) {
 	}
 	// Stop once the first sample and two ticks' samples are in, not after a
 	// fixed time: on a busy machine a scrape can take longer than an interval.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan struct{})
-	go func() { w.Run(ctx); close(ran) }()
+	stop := runWatcher(t, w)
 	for deadline := time.Now().Add(10 * time.Second); len(w.Samples()) < 3; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d samples after 10s at 100ms", len(w.Samples()))
 		}
 	}
-	cancel()
-	select {
-	case <-ran:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context ended")
-	}
+	stop()
 	s := w.Samples()
 	if len(s) < 4 {
 		t.Fatalf("%d samples, want the 3 before the end and a final one", len(s))
@@ -124,21 +116,13 @@ func TestWatcherDropsScrapeCutShortByTheEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ran := make(chan struct{})
-	go func() { w.Run(ctx); close(ran) }()
+	stop := runWatcher(t, w)
 	select {
 	case <-stuck:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no tick scraped within 10s")
 	}
-	cancel()
-	select {
-	case <-ran:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context ended")
-	}
+	stop()
 	s := w.Samples()
 	if len(s) != 2 {
 		t.Fatalf("%d samples, want the first and the final one: %+v", len(s), s)
@@ -146,6 +130,24 @@ func TestWatcherDropsScrapeCutShortByTheEnd(t *testing.T) {
 	for i, x := range s {
 		if x.Error != "" || x.Goroutines == nil || *x.Goroutines != 7 {
 			t.Errorf("sample %d: %+v", i, x)
+		}
+	}
+}
+
+// runWatcher runs w on its own goroutine; the returned stop ends the run
+// and returns once Run has.
+func runWatcher(t *testing.T, w *Watcher) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ran := make(chan struct{})
+	go func() { w.Run(ctx); close(ran) }()
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after its context ended")
 		}
 	}
 }
