@@ -10,11 +10,13 @@
 // that wakes once a -tick (50 µs), takes in the answers that have arrived
 // and sends the requests that have come due. It costs about one write and
 // one read a request and wakes 20 000 times a second however high the
-// rate, so it can share the server's cores, or take one of its own, and
-// stay out of the figures. An answer is timed when taken in: a latency is
-// rounded up by at most a tick.
+// rate. On a core of its own it stays out of the figures; sharing the
+// server's cores it still competes for them (its writes carry the loopback
+// TCP work), so it counts its own late sends: a run with many of them
+// measured the machine as much as the server. An answer is timed when
+// taken in: a latency is rounded up by at most a tick.
 //
-// The requests go round-robin over --conns keep-alive connections, one in
+// The requests go round-robin over -conns keep-alive connections, one in
 // flight per connection: a request due on a busy connection waits for it
 // and its latency includes the wait. Every answer must carry a
 // Content-Length (no chunked bodies) and keep the connection open.
