@@ -277,23 +277,7 @@ func TestRawClientRedialsAfterConnectionClose(t *testing.T) {
 	}
 
 	// An HTTP/1.0-style answer delimited by closing the connection.
-	ln := listen(t)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Cache: HIT\r\n\r\n"+strings.Repeat("y", 10000))
-			}()
-		}
-	}()
-	c = newRaw(t, "http://"+ln.Addr().String(), 1, 5*time.Second)
+	c = newRaw(t, answerOnceServer(t, "HTTP/1.1 200 OK\r\nX-Cache: HIT\r\n\r\n"+strings.Repeat("y", 10000)), 1, 5*time.Second)
 	for range 3 {
 		if r := c.Send(context.Background(), get("/"), time.Now()); r.Status != 200 || r.Bytes != 10000 || r.XCache != "HIT" || r.Cause != "" {
 			t.Fatalf("close-delimited answer: %+v", r)
@@ -316,6 +300,28 @@ func TestRawClientRetriesStaleConnection(t *testing.T) {
 	if n := conns.Load(); n != 3 {
 		t.Errorf("%d connections, want 3", n)
 	}
+}
+
+// answerOnceServer answers every connection's first request with the raw
+// bytes of answer and closes it; it returns the server's base URL.
+func answerOnceServer(t *testing.T, answer string) string {
+	ln := listen(t)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				_, _ = io.WriteString(conn, answer)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
 
 func listen(t *testing.T) net.Listener {
@@ -406,23 +412,7 @@ func TestRawClientRefused(t *testing.T) {
 
 // An answer cut short: its status is kept and the cause is the body read.
 func TestRawClientShortBody(t *testing.T) {
-	ln := listen(t)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Cache: MISS\r\n\r\n0123456789")
-			}()
-		}
-	}()
-	c := newRaw(t, "http://"+ln.Addr().String(), 1, 5*time.Second)
+	c := newRaw(t, answerOnceServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Cache: MISS\r\n\r\n0123456789"), 1, 5*time.Second)
 	for range 2 {
 		r := c.Send(context.Background(), get("/"), time.Now())
 		if r.Status != 200 || r.Cause != CauseBodyRead || r.Bytes != 10 || r.XCache != "MISS" {
