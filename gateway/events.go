@@ -167,12 +167,11 @@ func (s *Server) eventWorker(ctx context.Context) {
 // stores them. Already stored variants of the same source version are
 // skipped, so duplicate events are harmless.
 func (s *Server) renderEager(ctx context.Context, j eventJob) {
-	m, err := s.store.Head(ctx, j.bucket, j.key) // fresh: the upload may replace a cached answer
+	m, err := s.heads.fetch(ctx, j.bucket, j.key) // fresh: the upload may replace a cached answer
 	if err != nil || !m.Exists {
 		s.log.Warn("event: source not readable", "bucket", j.bucket, "key", j.key, "err", err)
 		return
 	}
-	s.existCache.Set(existKey{j.bucket, j.key}, m, s.cfg.Exists.TTL)
 	srcFormat, srcKnown := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
 	presets := s.cfg.Events.Presets
 	if len(presets) == 0 {

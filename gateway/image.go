@@ -97,7 +97,7 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 		writeError(ctx, derr)
 		return
 	}
-	src, _, err := s.head(bg, d.Bucket, d.ObjectKey)
+	src, _, err := s.heads.get(bg, d.Bucket, d.ObjectKey)
 	if err != nil {
 		writeError(ctx, storeError(err))
 		return
@@ -262,14 +262,14 @@ var errRenderTimeout = errors.New("gateway: image rendering timed out")
 // when too many uploads are pending the variant is simply not stored.
 func (s *Server) writeBack(bucket, key string, v *variant, sourceETag string) {
 	select {
-	case s.writeSlots <- struct{}{}:
+	case s.writeBacks.slots <- struct{}{}:
 	default:
 		s.log.Warn("write-back queue full; variant not stored", "key", key)
 		return
 	}
-	s.writeWG.Add(1)
+	s.writeBacks.wg.Add(1)
 	go func() {
-		defer func() { <-s.writeSlots; s.writeWG.Done() }()
+		defer func() { <-s.writeBacks.slots; s.writeBacks.wg.Done() }()
 		err := s.store.Put(context.Background(), bucket, key, v.data, v.format.ContentType(),
 			map[string]string{metaSourceETag: sourceETag})
 		if err != nil {
@@ -366,11 +366,8 @@ func storeError(err error) *Error {
 	return &Error{Status: http.StatusBadGateway, Msg: "object storage failed", Err: err}
 }
 
-// writeSlots bounds concurrent write-backs.
-type writeBackState struct {
-	writeSlots chan struct{}
-	writeWG    sync.WaitGroup
-	// refreshing: existence checks being refreshed in the background
-	// (see refreshHead), by existKey; also counted in writeWG.
-	refreshing sync.Map
+// writeBacks bounds and tracks the background PUTs of rendered variants.
+type writeBacks struct {
+	slots chan struct{} // a slot per upload in flight
+	wg    sync.WaitGroup
 }

@@ -2,12 +2,45 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/edgegate/edgegate/internal/evloop"
 )
+
+// startLoops starts the event loops that answer /r/, or returns nil when
+// they are off or unavailable here (fasthttp then serves everything).
+func (s *Server) startLoops() (*evloop.Server, error) {
+	if s.cfg.EventLoops < 0 {
+		return nil, nil
+	}
+	loops, err := evloop.New(loopHandler{s}, evloop.Config{
+		Loops:        s.cfg.EventLoops,
+		ReadTimeout:  s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.WriteTimeout,
+		IdleTimeout:  s.public.IdleTimeout,
+	})
+	if errors.Is(err, evloop.ErrUnsupported) {
+		s.log.Info("event loops unavailable here; fasthttp serves every request")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: event loops: %w", err)
+	}
+	s.loops.Store(loops)
+	return loops, nil
+}
+
+// loopStats reads the event loops' counters (zero without loops).
+func (s *Server) loopStats() evloop.Stats {
+	if l := s.loops.Load(); l != nil {
+		return l.Stats()
+	}
+	return evloop.Stats{}
+}
 
 // loopHandler answers /r/ on the event loops (see internal/evloop): from
 // memory on the loop, or off-loop when an existence check must ask S3.

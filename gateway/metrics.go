@@ -124,3 +124,33 @@ func (m *metrics) rulesReloaded(err error, at time.Time) {
 	m.rulesReloads.WithLabelValues("success").Inc()
 	m.rulesLoadedAt.Set(float64(at.UnixNano()) / 1e9)
 }
+
+func (m *metrics) geoReloaded(err error) {
+	if err != nil {
+		m.geoReloadSuccess.Set(0)
+		return
+	}
+	m.geoReloadSuccess.Set(1)
+}
+
+// registerServer adds the gauges read from the server's parts at scrape
+// time: the variant cache, the event loops and the image admission.
+func (m *metrics) registerServer(s *Server) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_bytes",
+			Help: "Bytes of rendered variants held in the in-process cache."},
+			func() float64 { return float64(s.variants.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_entries",
+			Help: "Rendered variants held in the in-process cache."},
+			func() float64 { return float64(s.variants.Stats().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_handoffs_total",
+			Help: "Connections the event loops gave to fasthttp (not /r/, a body, HTTP/1.0, ...)."},
+			func() float64 { return float64(s.loopStats().Handoffs) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_blocked_total",
+			Help: "Route requests the event loops answered off-loop (an existence check had to ask S3)."},
+			func() float64 { return float64(s.loopStats().Blocked) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_admission_megapixels_in_use",
+			Help: "Megapixels of images being decoded or resized now."},
+			func() float64 { mp, _ := s.admission.InUse(); return float64(mp) }),
+	)
+}

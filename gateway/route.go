@@ -1,16 +1,18 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/netip"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/rules"
-	"github.com/edgegate/edgegate/store"
 )
 
 // Region sources reported in answers and explain output.
@@ -46,6 +48,55 @@ type request struct {
 	noWait bool
 }
 
+// routeIn is a /r/ request, whichever server parsed it.
+type routeIn struct {
+	method   []byte
+	rawKey   []byte // after "/r/", not decoded
+	region   []byte // decoded ?region=; nil when absent
+	wantJSON bool
+	peer     netip.Addr
+	// noWait: answer only from memory; a cache miss that needs S3 returns
+	// blocked instead of waiting (the event loop then asks again off-loop).
+	noWait bool
+}
+
+// routeOut is a /r/ answer, whichever server sends it. Its slices alias
+// the scratch it was built in.
+type routeOut struct {
+	status int
+	err    *Error // a JSON error answer; nothing else below applies but rules
+	rules  string // X-Edge-Rules; empty when the answer predates the rules
+	cache  []byte // Cache-Control
+	vary   []byte
+	loc    string // Location, written verbatim
+	body   []byte // the JSON answer
+}
+
+// scratch is per-request working memory, pooled: decoded keys, object
+// keys and header values are built here instead of allocated.
+type scratch struct {
+	key, obj, hdr  []byte
+	region, format []byte // decoded query arguments (event loop)
+	hdrs           reqHeaders
+}
+
+// routeAnswer is the JSON form of a /r/ answer.
+type routeAnswer struct {
+	URL          string `json:"url"`
+	Region       string `json:"region"`
+	RegionSource string `json:"region_source"`
+	Rule         string `json:"rule"`
+	Bucket       string `json:"bucket"`
+	Key          string `json:"key"`
+	Delivery     string `json:"delivery"`
+	ExpiresAt    string `json:"expires_at"`
+}
+
+// valVaryCDN names the request headers a public, header-decided answer
+// depends on.
+var valVaryCDN = []byte("Accept, " + geo.HeaderCloudFrontViewerCountry + ", " + geo.HeaderCloudFrontViewerCountryRegion +
+	", " + geo.HeaderCloudFrontViewerCity + ", " + geo.HeaderCFIPCountry)
+
 // errWouldBlock is decide's answer when req.noWait is set and an
 // existence check is not cached: the caller asks again where it may wait.
 var errWouldBlock = &Error{Status: http.StatusServiceUnavailable, Msg: "would block"}
@@ -59,6 +110,90 @@ func (r *request) objectKey(prefix string) string {
 	b := append(append((*r.buf)[:0], prefix...), r.key...)
 	*r.buf = b
 	return b2s(b)
+}
+
+// route decides and signs one /r/ request. blocked reports that in.noWait
+// was set and the answer needs the network.
+func (s *Server) route(sc *scratch, in *routeIn) (out routeOut, blocked bool) {
+	if string(in.method) != http.MethodGet && string(in.method) != http.MethodHead {
+		e := errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(in.method), 16))
+		e.Allow = "GET, HEAD"
+		return routeOut{status: e.Status, err: e}, false
+	}
+	key, kerr := parseKeyInto(&sc.key, in.rawKey)
+	if kerr != nil {
+		return routeOut{status: kerr.Status, err: kerr}, false
+	}
+	req := request{key: key, region: in.region, headers: &sc.hdrs, peer: in.peer, buf: &sc.obj, noWait: in.noWait}
+	t := s.rules.Table()
+	// Not the request's context: fasthttp cancels it when shutdown begins,
+	// and an in-flight request must still finish. Store calls carry their
+	// own timeouts.
+	bg := context.Background()
+	d, derr := s.decide(bg, t, req, nil)
+	if derr == errWouldBlock {
+		return routeOut{}, true
+	}
+	if derr != nil {
+		return routeOut{status: derr.Status, err: derr, rules: t.Hash()}, false
+	}
+	if s.testHookRoute != nil {
+		s.testHookRoute()
+	}
+	var u presign.URL
+	var err error
+	if d.Route.Delivery == rules.CDN {
+		u, err = s.signer.SignCDN(bg, presign.CDNRequest{Base: d.Route.CDN, Key: d.ObjectKey, TTL: d.Route.TTL, Wildcard: d.Route.CDNWildcard})
+	} else {
+		u, err = s.signer.Sign(bg, presign.Request{
+			Bucket:             d.Bucket,
+			Key:                d.ObjectKey,
+			TTL:                d.Route.TTL,
+			ContentDisposition: d.Route.ContentDisposition,
+			ContentType:        d.Route.ContentType,
+		})
+	}
+	if err != nil {
+		s.log.Error("sign failed", "bucket", d.Bucket, "key", d.ObjectKey, "err", err)
+		e := &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err}
+		return routeOut{status: e.Status, err: e}, false
+	}
+	out.rules = t.Hash()
+	// A cache may keep the answer only while the URL in it still has the
+	// route's whole TTL left: at most the signing window (see presign).
+	maxAge := int64((u.Expires.Sub(s.clock.Now()) - d.Route.TTL) / time.Second)
+	if maxAge < 0 {
+		maxAge = 0
+	}
+	public := d.Route.PublicCache && (d.RegionSource == SourceQuery || d.RegionSource == SourceHeader)
+	cc := sc.hdr[:0]
+	if public {
+		cc = append(cc, "public, max-age="...)
+	} else {
+		cc = append(cc, "private, max-age="...)
+	}
+	cc = strconv.AppendInt(cc, maxAge, 10)
+	sc.hdr = cc
+	out.cache = cc
+	if public && d.RegionSource == SourceHeader {
+		out.vary = valVaryCDN
+	} else {
+		out.vary = hdrAccept
+	}
+	if in.wantJSON {
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		enc.SetEscapeHTML(false)
+		enc.Encode(routeAnswer{
+			URL: u.URL, Region: d.Region.Name, RegionSource: d.RegionSource, Rule: d.Route.Name,
+			Bucket: d.Bucket, Key: d.ObjectKey, Delivery: d.Route.Delivery.String(),
+			ExpiresAt: u.Expires.UTC().Format(time.RFC3339),
+		})
+		out.status, out.body = http.StatusOK, body.Bytes()
+		return out, false
+	}
+	out.status, out.loc = http.StatusFound, u.URL
+	return out, false
 }
 
 // decide resolves region, route and object key for req. Region
@@ -111,7 +246,7 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 	for _, p := range prefixes {
 		obj := req.objectKey(p)
 		if req.noWait {
-			m, hit := s.cachedHead(d.Bucket, obj)
+			m, hit := s.heads.cached(d.Bucket, obj)
 			if !hit {
 				return d, errWouldBlock
 			}
@@ -121,7 +256,8 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 			}
 			continue
 		}
-		ok, hit, err := s.exists(ctx, d.Bucket, obj)
+		m, hit, err := s.heads.get(ctx, d.Bucket, obj)
+		ok := m.Exists
 		if tr != nil {
 			ep := ExplainPrefix{Prefix: p, Checked: true, Exists: ok, Cached: hit}
 			if err != nil {
@@ -183,75 +319,6 @@ func (s *Server) regionFromClient(t *rules.Table, req request, tr *Explanation) 
 		tr.candidate(SourceDefault, r, "default_region")
 	}
 	return r, SourceDefault
-}
-
-// existKey names one object for the existence cache.
-type existKey struct{ bucket, key string }
-
-// exists answers from the cache, or with one coalesced HEAD request whose
-// answer (positive or negative) is cached.
-func (s *Server) exists(ctx context.Context, bucket, key string) (ok, hit bool, err error) {
-	m, hit, err := s.head(ctx, bucket, key)
-	return m.Exists, hit, err
-}
-
-// head returns an object's metadata from the cache, or from one coalesced
-// HEAD request whose answer (found: exists.ttl, missing: exists.negative_ttl)
-// is cached. An answer whose time is up is still used, for up to exists.ttl
-// more, while one background HEAD refreshes it (stale-while-revalidate):
-// a hot key never makes requests wait on S3 when its entry expires. key
-// may alias a request buffer: it is cloned before the cache keeps it.
-func (s *Server) head(ctx context.Context, bucket, key string) (m store.Meta, hit bool, err error) {
-	if m, ok := s.cachedHead(bucket, key); ok {
-		return m, true, nil
-	}
-	key = strings.Clone(key)
-	return s.existCache.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (store.Meta, time.Duration, error) {
-		return s.loadHead(ctx, bucket, key)
-	})
-}
-
-// cachedHead is head from memory only, as the event loops need it: ok is
-// false when nothing usable is cached. A stale answer starts its refresh.
-func (s *Server) cachedHead(bucket, key string) (store.Meta, bool) {
-	m, fresh, ok := s.existCache.GetStale(existKey{bucket, key}, s.cfg.Exists.TTL)
-	if ok && !fresh {
-		s.refreshHead(bucket, key)
-	}
-	return m, ok
-}
-
-// refreshHead re-asks S3 about a stale entry in the background, once per
-// key at a time. On failure the stale answer stays until it is too old.
-func (s *Server) refreshHead(bucket, key string) {
-	k := existKey{bucket, strings.Clone(key)}
-	if _, busy := s.refreshing.LoadOrStore(k, struct{}{}); busy {
-		return
-	}
-	s.writeWG.Add(1)
-	go func() {
-		defer s.writeWG.Done()
-		defer s.refreshing.Delete(k)
-		m, ttl, err := s.loadHead(context.Background(), k.bucket, k.key)
-		if err != nil {
-			s.log.Warn("existence refresh failed; the last answer stays for now", "bucket", k.bucket, "key", k.key, "err", err)
-			return
-		}
-		s.existCache.Set(k, m, ttl)
-	}()
-}
-
-// loadHead asks S3 and says how long its answer may be kept.
-func (s *Server) loadHead(ctx context.Context, bucket, key string) (store.Meta, time.Duration, error) {
-	s.metrics.s3Heads.Inc()
-	m, err := s.store.Head(ctx, bucket, key)
-	if err != nil {
-		return store.Meta{}, 0, err
-	}
-	if m.Exists {
-		return m, s.cfg.Exists.TTL, nil
-	}
-	return m, s.cfg.Exists.NegativeTTL, nil
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,28 @@
+// Package gateway wires edgegate's packages to the network: the public
+// listener (/r/ route answers, /img/ images), the admin listener (health,
+// readiness, metrics, debug, reload and upload events), configuration
+// loading and graceful shutdown.
+//
+// It owns HTTP: status codes, headers, JSON bodies, the order in which a
+// request's region is decided. It delegates every decision it can to the
+// leaf packages (rules, geo, store, presign, resize, cache), which never
+// import gateway.
+//
+// One file per job:
+//
+//	server.go     New, Serve, shutdown, Reload: building and running a Server
+//	route.go      the transport-free route core: routeIn → route → routeOut, decide
+//	headcache.go  the existence cache (S3 HEAD answers, stale-while-revalidate)
+//	public.go     the fasthttp adapter (handed-off connections, or all without loops)
+//	loop.go       the event-loop adapter (internal/evloop): /r/ answered on the loops
+//	headers.go    the few request headers the route core reads, from either transport
+//	key.go        key decoding and validation
+//	image.go      /img/: variants, rendering, write-back
+//	events.go     upload events: POST /events/s3 and the eager-render workers
+//	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
+//	admin.go      the admin listener's handlers
+//	metrics.go    Prometheus collectors on the server's own registry
+//	config.go     the config file: decode, defaults, Validate
+//	errors.go     Error: an HTTP status with a public message, as a JSON body
+//	clock.go      the coarse clock read on the hot path
+package gateway

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgegate/edgegate/cache"
+	"github.com/edgegate/edgegate/store"
+)
+
+// existKey names one object for the existence cache.
+type existKey struct{ bucket, key string }
+
+// headFunc asks object storage about one object (store.Store.Head).
+type headFunc func(ctx context.Context, bucket, key string) (store.Meta, error)
+
+// headCache is the existence cache behind `fallback: exists` and the
+// image path's source metadata: S3 HEAD answers (exists, ETag, type),
+// positive for exists.ttl and negative for exists.negative_ttl, with
+// concurrent misses of one object coalesced into one HEAD.
+//
+// An answer whose time is up is still used, for up to exists.ttl more,
+// while one background HEAD refreshes it (stale-while-revalidate): a hot
+// key never makes requests wait on S3 when its entry expires. Keys may
+// alias request buffers: they are cloned before the cache keeps them.
+//
+// It is safe for concurrent use.
+type headCache struct {
+	entries     *cache.Cache[existKey, store.Meta]
+	ttl, negTTL time.Duration
+	ask         headFunc
+	asked       func() // counts each HEAD sent (a metric)
+	log         *slog.Logger
+
+	refreshing sync.Map       // existKey → struct{}: background refreshes running
+	bg         sync.WaitGroup // background refreshes, for shutdown
+}
+
+// newHeadCache builds the cache from cfg (validated: TTLs and size > 0).
+func newHeadCache(cfg ExistsConfig, now func() time.Time, ask headFunc, asked func(), log *slog.Logger) (*headCache, error) {
+	c, err := cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.MaxEntries, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	return &headCache{entries: c, ttl: cfg.TTL, negTTL: cfg.NegativeTTL, ask: ask, asked: asked, log: log}, nil
+}
+
+// get returns an object's metadata from the cache, or from one coalesced
+// HEAD whose answer is cached. hit reports that no HEAD was waited for.
+func (h *headCache) get(ctx context.Context, bucket, key string) (m store.Meta, hit bool, err error) {
+	if m, ok := h.cached(bucket, key); ok {
+		return m, true, nil
+	}
+	key = strings.Clone(key)
+	return h.entries.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (store.Meta, time.Duration, error) {
+		return h.load(ctx, bucket, key)
+	})
+}
+
+// cached is get from memory only, as the event loops need it: ok is false
+// when nothing usable is cached. A stale answer starts its refresh.
+func (h *headCache) cached(bucket, key string) (store.Meta, bool) {
+	m, fresh, ok := h.entries.GetStale(existKey{bucket, key}, h.ttl)
+	if ok && !fresh {
+		h.refresh(bucket, key)
+	}
+	return m, ok
+}
+
+// fetch asks S3 now, whatever is cached, and caches the answer: for
+// callers that know the object just changed (an upload event). key must
+// not alias a request buffer.
+func (h *headCache) fetch(ctx context.Context, bucket, key string) (store.Meta, error) {
+	m, ttl, err := h.load(ctx, bucket, key)
+	if err != nil {
+		return m, err
+	}
+	h.entries.Set(existKey{bucket, key}, m, ttl)
+	return m, nil
+}
+
+// refresh re-asks S3 about a stale entry in the background, once per key
+// at a time. On failure the stale answer stays until it is too old.
+func (h *headCache) refresh(bucket, key string) {
+	k := existKey{bucket, strings.Clone(key)}
+	if _, busy := h.refreshing.LoadOrStore(k, struct{}{}); busy {
+		return
+	}
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		defer h.refreshing.Delete(k)
+		// Not a request's context: the refresh outlives the request that
+		// started it. Store calls carry their own timeouts.
+		if _, err := h.fetch(context.Background(), k.bucket, k.key); err != nil {
+			h.log.Warn("existence refresh failed; the last answer stays for now", "bucket", k.bucket, "key", k.key, "err", err)
+		}
+	}()
+}
+
+// load asks S3 and says how long its answer may be kept.
+func (h *headCache) load(ctx context.Context, bucket, key string) (store.Meta, time.Duration, error) {
+	h.asked()
+	m, err := h.ask(ctx, bucket, key)
+	if err != nil {
+		return store.Meta{}, 0, err
+	}
+	if m.Exists {
+		return m, h.ttl, nil
+	}
+	return m, h.negTTL, nil
+}
+
+// wait blocks until the background refreshes started so far have ended
+// (each is bounded by the S3 timeout).
+func (h *headCache) wait() { h.bg.Wait() }

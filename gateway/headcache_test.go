@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/store"
+)
+
+// fakeHeads is object storage as the head cache sees it: a map of
+// objects, a count of HEADs, and an optional gate that holds each HEAD
+// until the test lets it go.
+type fakeHeads struct {
+	mu      sync.Mutex
+	objects map[string]store.Meta // by bucket+"/"+key
+	err     error
+	asked   atomic.Int64
+	gate    chan struct{} // when set, each HEAD waits for a value
+}
+
+func (f *fakeHeads) head(ctx context.Context, bucket, key string) (store.Meta, error) {
+	f.asked.Add(1)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return store.Meta{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return store.Meta{}, f.err
+	}
+	return f.objects[bucket+"/"+key], nil
+}
+
+func (f *fakeHeads) set(bucket, key string, m store.Meta, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m.Exists {
+		f.objects[bucket+"/"+key] = m
+	} else {
+		delete(f.objects, bucket+"/"+key)
+	}
+	f.err = err
+}
+
+// manualClock is a clock the test moves by hand.
+type manualClock struct{ ns atomic.Int64 }
+
+func (c *manualClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *manualClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func newTestHeadCache(t *testing.T) (*headCache, *fakeHeads, *manualClock) {
+	t.Helper()
+	f := &fakeHeads{objects: map[string]store.Meta{}}
+	clk := &manualClock{}
+	clk.ns.Store(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).UnixNano())
+	var counted atomic.Int64
+	h, err := newHeadCache(ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100},
+		clk.Now, f.head, func() { counted.Add(1) }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.wait()
+		if counted.Load() != f.asked.Load() {
+			t.Errorf("metric counted %d HEADs, storage saw %d", counted.Load(), f.asked.Load())
+		}
+	})
+	return h, f, clk
+}
+
+func TestHeadCacheKeepsAnswersForTheirTTL(t *testing.T) {
+	ctx := context.Background()
+	h, f, clk := newTestHeadCache(t)
+	f.set("b", "here.jpg", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+
+	tests := []struct {
+		key     string
+		exists  bool
+		keepFor time.Duration // how long the answer is fresh
+	}{
+		{"here.jpg", true, time.Minute},
+		{"missing.jpg", false, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			before := f.asked.Load()
+			m, hit, err := h.get(ctx, "b", tt.key)
+			if err != nil || hit || m.Exists != tt.exists {
+				t.Fatalf("first get = %+v, hit %v, %v; want exists %v, a miss", m, hit, err, tt.exists)
+			}
+			clk.Advance(tt.keepFor - time.Second)
+			m, hit, err = h.get(ctx, "b", tt.key)
+			if err != nil || !hit || m.Exists != tt.exists {
+				t.Fatalf("get within the TTL = %+v, hit %v, %v; want a hit", m, hit, err)
+			}
+			if n := f.asked.Load() - before; n != 1 {
+				t.Fatalf("%d HEADs within the TTL, want 1", n)
+			}
+		})
+	}
+}
+
+func TestHeadCacheServesStaleWhileOneRefreshRuns(t *testing.T) {
+	h, f, clk := newTestHeadCache(t)
+	f.set("b", "k", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+	if _, _, err := h.get(context.Background(), "b", "k"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("b", "k", store.Meta{Exists: true, ETag: `"v2"`}, nil)
+	f.gate = make(chan struct{})
+	clk.Advance(time.Minute + time.Second) // expired, within the stale allowance
+
+	for range 50 {
+		m, ok := h.cached("b", "k")
+		if !ok || m.ETag != `"v1"` {
+			t.Fatalf("cached during the refresh = %+v, %v; want the stale v1", m, ok)
+		}
+	}
+	f.gate <- struct{}{} // exactly one refresh may be waiting: a second send would block
+	h.wait()
+	if n := f.asked.Load(); n != 2 {
+		t.Fatalf("%d HEADs, want 2 (the load and one refresh)", n)
+	}
+	if m, ok := h.cached("b", "k"); !ok || m.ETag != `"v2"` {
+		t.Fatalf("cached after the refresh = %+v, %v; want v2", m, ok)
+	}
+}
+
+func TestHeadCacheFailedRefreshKeepsTheStaleAnswer(t *testing.T) {
+	h, f, clk := newTestHeadCache(t)
+	f.set("b", "k", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+	if _, _, err := h.get(context.Background(), "b", "k"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("b", "k", store.Meta{}, errors.New("s3 is down"))
+	clk.Advance(time.Minute + time.Second)
+	if m, ok := h.cached("b", "k"); !ok || m.ETag != `"v1"` {
+		t.Fatalf("cached = %+v, %v; want the stale v1", m, ok)
+	}
+	h.wait()
+	if m, ok := h.cached("b", "k"); !ok || m.ETag != `"v1"` {
+		t.Fatalf("cached after a failed refresh = %+v, %v; want the stale v1", m, ok)
+	}
+	// Past the stale allowance (ttl again) the answer is not used.
+	clk.Advance(time.Minute)
+	h.wait()
+	if m, ok := h.cached("b", "k"); ok {
+		t.Fatalf("cached %+v past the stale allowance; want nothing", m)
+	}
+}
+
+func TestHeadCacheCoalescesConcurrentMisses(t *testing.T) {
+	h, f, _ := newTestHeadCache(t)
+	f.set("b", "k", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+	f.gate = make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			m, _, err := h.get(context.Background(), "b", "k")
+			if err == nil && m.ETag != `"v1"` {
+				err = errors.New("wrong answer " + m.ETag)
+			}
+			errs <- err
+		})
+	}
+	for f.asked.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(f.gate) // lets every HEAD through: only one should have been sent
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.asked.Load(); n != 1 {
+		t.Fatalf("%d HEADs for 20 concurrent misses, want 1", n)
+	}
+}
+
+func TestHeadCacheFetchReplacesTheCachedAnswer(t *testing.T) {
+	ctx := context.Background()
+	h, f, _ := newTestHeadCache(t)
+	if m, _, _ := h.get(ctx, "b", "new.jpg"); m.Exists {
+		t.Fatal("a missing object exists")
+	}
+	f.set("b", "new.jpg", store.Meta{Exists: true, ETag: `"up"`}, nil) // an upload
+	if m, err := h.fetch(ctx, "b", "new.jpg"); err != nil || m.ETag != `"up"` {
+		t.Fatalf("fetch = %+v, %v", m, err)
+	}
+	if m, hit, _ := h.get(ctx, "b", "new.jpg"); !hit || !m.Exists || m.ETag != `"up"` {
+		t.Fatalf("get after fetch = %+v, hit %v; want the uploaded object from memory", m, hit)
+	}
+}
+
+func TestHeadCacheClonesKeysThatAliasABuffer(t *testing.T) {
+	ctx := context.Background()
+	h, f, _ := newTestHeadCache(t)
+	f.set("b", "photos/a.jpg", store.Meta{Exists: true, ETag: `"a"`}, nil)
+	buf := []byte("photos/a.jpg")
+	if _, _, err := h.get(ctx, "b", b2s(buf)); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "photos/z.jpg") // the request buffer is reused
+	if m, ok := h.cached("b", "photos/a.jpg"); !ok || m.ETag != `"a"` {
+		t.Fatalf("cached(photos/a.jpg) = %+v, %v after its buffer was reused", m, ok)
+	}
+}
