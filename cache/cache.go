@@ -64,6 +64,11 @@ type Cache[K comparable, V any] struct {
 
 	mu      sync.Mutex
 	flights map[K]*flight[V]
+
+	// beforeRemove, when set (by tests), runs between a lookup seeing an
+	// expired entry and removeIfExpired locking to remove it: a test Sets
+	// there to race the removal deterministically.
+	beforeRemove func()
 }
 
 // shard is one independently locked LRU with its own counters, padded so
@@ -72,8 +77,10 @@ type shard[K comparable, V any] struct {
 	lru                              *lru.Cache[K, entry[V]]
 	hits, misses, evictions, expired atomic.Uint64
 	bytes                            atomic.Int64
-	setMu                            sync.Mutex // serialises Set, so byte accounting is exact
-	_                                [64]byte
+	// setMu serialises changes (Set, removing an expired entry), so that
+	// byte accounting is exact and a check-then-remove is one step.
+	setMu sync.Mutex
+	_     [64]byte
 }
 
 type entry[V any] struct {
@@ -197,18 +204,27 @@ func (c *Cache[K, V]) lookup(sh *shard[K, V], k K) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	if e.exp != 0 && c.now().UnixNano() >= e.exp {
-		c.removeIfExpired(sh, k)
-		var zero V
-		return zero, false
+	if e.exp != 0 {
+		if now := c.now().UnixNano(); now >= e.exp {
+			c.removeIfExpired(sh, k, now)
+			var zero V
+			return zero, false
+		}
 	}
 	return e.v, true
 }
 
-// removeIfExpired removes k unless a concurrent Set replaced it with a
-// live entry since we looked.
-func (c *Cache[K, V]) removeIfExpired(sh *shard[K, V], k K) {
-	if e, ok := sh.lru.Peek(k); ok && e.exp != 0 && c.now().UnixNano() >= e.exp {
+// removeIfExpired removes k, which was seen expired at now, unless a
+// concurrent Set has replaced it with a live entry since. The check and
+// the removal are one step under setMu, which every Set holds: a Set
+// between them would otherwise have its fresh entry removed.
+func (c *Cache[K, V]) removeIfExpired(sh *shard[K, V], k K, now int64) {
+	if c.beforeRemove != nil {
+		c.beforeRemove()
+	}
+	sh.setMu.Lock()
+	defer sh.setMu.Unlock()
+	if e, ok := sh.lru.Peek(k); ok && e.exp != 0 && now >= e.exp {
 		if sh.lru.Remove(k) {
 			sh.expired.Add(1)
 		}

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -456,5 +457,75 @@ func TestGetStale(t *testing.T) {
 	c.Set("k", 2, time.Second) // a refresh replaces the stale entry
 	if v, fresh, ok := c.GetStale("k", 0); !ok || !fresh || v != 2 {
 		t.Errorf("after Set: v=%d fresh=%v ok=%v", v, fresh, ok)
+	}
+}
+
+// A Get that finds an expired entry removes it, but must not remove a
+// fresh value that a concurrent Set stored after the Get looked.
+func TestExpiredRemovalKeepsReplacement(t *testing.T) {
+	clock := newFakeClock()
+	c := newCache[string, string](t, Options{MaxEntries: 10, Now: clock.Now})
+	c.Set("k", "old", time.Minute)
+	clock.Advance(time.Hour)
+	replaced := false
+	c.beforeRemove = func() {
+		if !replaced {
+			replaced = true
+			c.Set("k", "new", time.Hour) // the concurrent Set, made deterministic
+		}
+	}
+	if v, ok := c.Get("k"); ok {
+		t.Errorf("Get of the expired entry = %q, want a miss", v)
+	}
+	if !replaced {
+		t.Fatal("the hook never ran: the test no longer reaches the removal")
+	}
+	if v, ok := c.Get("k"); !ok || v != "new" {
+		t.Errorf("Get after the replacing Set = %q, %v; want %q, true", v, ok, "new")
+	}
+	if st := c.Stats(); st.Expired != 0 {
+		t.Errorf("Expired = %d, want 0: only the replacement was there to remove", st.Expired)
+	}
+}
+
+// The same race without a hook: readers remove expired entries while a
+// writer replaces them with fresh ones, and the writer must always find
+// its fresh value. The clock yields, to widen any window between a
+// reader's look and its removal. Run under -race.
+func TestExpiredRemovalRace(t *testing.T) {
+	var now atomic.Int64 // writer-controlled clock, in ns
+	clock := func() time.Time {
+		runtime.Gosched()
+		return time.Unix(0, now.Load())
+	}
+	c := newCache[int, int](t, Options{MaxEntries: 10, Now: clock})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					c.Get(1)
+				}
+			}
+		})
+	}
+	lost := 0
+	for i := range 10000 {
+		now.Store(0)
+		c.Set(1, -1, time.Nanosecond) // expires at 1
+		now.Store(2)                  // the readers now see it expired
+		c.Set(1, i, time.Hour)
+		if v, ok := c.Get(1); !ok || v != i {
+			lost++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if lost > 0 {
+		t.Errorf("%d of 10000 fresh values were removed as expired", lost)
 	}
 }
