@@ -59,7 +59,7 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("image bytes"))
 	case p == "/metrics":
 		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines 12\nprocess_resident_memory_bytes 3.4e+07\n"+
-			"edgegate_image_cache_bytes %d\nedgegate_image_cache_hits_total %d\nedgegate_image_cache_misses_total %d\n",
+			"edgegate_image_cache_bytes %d\nedgegate_image_requests_total{result=\"hit\"} %d\nedgegate_image_requests_total{result=\"miss\"} %d\n",
 			len(f.seen)*1000, f.hits, f.img-f.hits)
 	case p == "/-/reload" && r.Method == http.MethodPost:
 		f.reloads++
@@ -67,6 +67,14 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.other++
 		http.NotFound(w, r)
 	}
+}
+
+// value is *p, or nil: for printing a metric sample's fields.
+func value(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 func writeTestMMDB(t *testing.T) string {
@@ -167,6 +175,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if len(rep.Metrics) < 3 || rep.Metrics[0].Goroutines == nil || *rep.Metrics[0].Goroutines != 12 || rep.Metrics[len(rep.Metrics)-1].CacheBytes == nil {
 		t.Errorf("metric samples %+v", rep.Metrics)
+	} else if last := rep.Metrics[len(rep.Metrics)-1]; last.Hits == nil || *last.Hits != float64(fake.hits) ||
+		last.Misses == nil || *last.Misses != float64(fake.img-fake.hits) {
+		t.Errorf("last metric sample: hits %v misses %v, target served %d hits of %d", value(last.Hits), value(last.Misses), fake.hits, fake.img)
 	}
 	if rep.Total.Latency.P50 <= 0 || rep.Total.Latency.Max < rep.Total.Latency.P99 {
 		t.Errorf("latency %+v", rep.Total.Latency)

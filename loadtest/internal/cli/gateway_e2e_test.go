@@ -70,6 +70,13 @@ func TestMixedScenarioAgainstDemoGateway(t *testing.T) {
 		} `json:"total"`
 		ByRequest map[string]struct{ Requests uint64 } `json:"by_request"`
 		Reloads   *struct{ OK, Failed uint64 }         `json:"reloads"`
+		Metrics   []struct {
+			Hits     *float64 `json:"image_cache_hits"`
+			Misses   *float64 `json:"image_cache_misses"`
+			Stored   *float64 `json:"image_cache_stored"`
+			HitRatio *float64 `json:"image_cache_hit_ratio"`
+			Error    string   `json:"error"`
+		} `json:"metrics"`
 	}
 	b, err := os.ReadFile(jsonOut)
 	if err != nil {
@@ -95,5 +102,32 @@ func TestMixedScenarioAgainstDemoGateway(t *testing.T) {
 		t.Errorf("no image answers counted: %v", rep.Total.XCache)
 	case rep.Reloads == nil || rep.Reloads.OK == 0 || rep.Reloads.Failed != 0:
 		t.Errorf("reloads: %+v", rep.Reloads)
+	}
+
+	// The watched metrics: the gateway's image counters, read after the
+	// last answer, agree with the X-Cache headers loadtest saw, and the
+	// hit ratio is charted.
+	if len(rep.Metrics) < 2 {
+		t.Fatalf("%d metric samples in 3 s at 1 s", len(rep.Metrics))
+	}
+	ratios := 0
+	for i, m := range rep.Metrics {
+		if m.Error != "" {
+			t.Errorf("metric sample %d: %s", i, m.Error)
+		}
+		if m.HitRatio != nil {
+			ratios++
+		}
+	}
+	last, x := rep.Metrics[len(rep.Metrics)-1], rep.Total.XCache
+	switch {
+	case ratios == 0:
+		t.Error("no metric sample has an image cache hit ratio")
+	case last.Hits == nil || last.Misses == nil || last.Stored == nil:
+		t.Errorf("last metric sample lacks image counts: %s", b)
+	case *last.Hits != float64(x["HIT"]) || *last.Misses != float64(x["MISS"]) || *last.Stored != float64(x["STORED"]):
+		t.Errorf("gateway counted %v hits, %v misses, %v stored; X-Cache says %v", *last.Hits, *last.Misses, *last.Stored, x)
+	case !bytes.Contains(html, []byte("image cache hit ratio")):
+		t.Error("HTML report has no hit ratio chart")
 	}
 }

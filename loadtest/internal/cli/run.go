@@ -19,10 +19,10 @@ import (
 	"github.com/tsenart/vegeta/v12/lib/plot"
 
 	"github.com/edgegate/edgegate/loadtest/internal/load"
-	"github.com/edgegate/edgegate/loadtest/internal/promtext"
 	"github.com/edgegate/edgegate/loadtest/internal/report"
 	"github.com/edgegate/edgegate/loadtest/internal/sample"
 	"github.com/edgegate/edgegate/loadtest/internal/scenario"
+	"github.com/edgegate/edgegate/loadtest/internal/scrape"
 	"github.com/edgegate/edgegate/loadtest/internal/stats"
 )
 
@@ -217,9 +217,9 @@ func (r *run) execute(ctx context.Context) *report.Report {
 	start := time.Now()
 	sideCtx, stopSide := context.WithCancel(ctx)
 	var side sync.WaitGroup
-	var watcher *promtext.Watcher
+	var watcher *scrape.Watcher
 	if r.c.WatchMetrics != "" {
-		watcher, _ = promtext.NewWatcher(&http.Client{Timeout: 5 * time.Second}, r.c.WatchMetrics+"/metrics", r.c.MetricsEvery) // interval validated
+		watcher, _ = scrape.NewWatcher(&http.Client{Timeout: 5 * time.Second}, r.c.WatchMetrics+"/metrics", r.c.MetricsEvery) // interval validated
 		side.Go(func() { watcher.Run(sideCtx) })
 	}
 	if r.sc.ReloadEvery > 0 {

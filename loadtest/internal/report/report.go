@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 
 	"github.com/edgegate/edgegate/loadtest/internal/load"
-	"github.com/edgegate/edgegate/loadtest/internal/promtext"
 	"github.com/edgegate/edgegate/loadtest/internal/sample"
+	"github.com/edgegate/edgegate/loadtest/internal/scrape"
 	"github.com/edgegate/edgegate/loadtest/internal/stats"
 )
 
@@ -49,7 +49,7 @@ type Report struct {
 	Distribution []stats.Point            `json:"latency_distribution,omitempty"`
 	Reloads      *Reloads                 `json:"reloads,omitempty"`
 	GeoIP        *GeoIP                   `json:"geoip,omitempty"`
-	Metrics      []promtext.Sample        `json:"metrics,omitempty"`
+	Metrics      []scrape.Sample          `json:"metrics,omitempty"`
 	// Order lists ByRequest's keys in scenario order (not in JSON).
 	Order []string `json:"-"`
 }

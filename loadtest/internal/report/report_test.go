@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgegate/edgegate/loadtest/internal/promtext"
+	"github.com/edgegate/edgegate/loadtest/internal/scrape"
 	"github.com/edgegate/edgegate/loadtest/internal/stats"
 )
 
@@ -17,12 +17,12 @@ func testReport() *Report {
 	s := stats.New()
 	s.Record(stats.Result{Name: "a", Status: 302})
 	s.Record(stats.Result{Name: "a", Status: 500})
-	rss, gr := 3e7, 10.0
+	rss, gr, ratio := 3e7, 10.0, 0.75
 	return &Report{
 		Scenario: "s<x>", Mode: "open", Target: "http://127.0.0.1:1",
 		Total: s.Summary(), ByRequest: map[string]stats.Summary{"a": s.Summary()}, Order: []string{"a"},
 		Distribution: stats.Distribution(s.Latency),
-		Metrics:      []promtext.Sample{{T: 0, RSSBytes: &rss, Goroutines: &gr}, {T: 5, RSSBytes: &rss, Goroutines: &gr}},
+		Metrics:      []scrape.Sample{{T: 0, RSSBytes: &rss, Goroutines: &gr}, {T: 5, RSSBytes: &rss, Goroutines: &gr, HitRatio: &ratio}},
 	}
 }
 
@@ -36,7 +36,7 @@ func TestWriteHTML(t *testing.T) {
 	for _, want := range []string{
 		`srcdoc="&lt;!doctype html&gt;&lt;html&gt;&lt;script&gt;`, // the plot page, escaped into the attribute
 		"loadtest: s&lt;x&gt;", // names are escaped
-		"latency (ms) by percentile", "resident memory (MiB)", "goroutines",
+		"latency (ms) by percentile", "resident memory (MiB)", "goroutines", "image cache hit ratio",
 		`<td class="err">1</td>`, // the 500, by cause
 	} {
 		if !strings.Contains(out, want) {
@@ -67,6 +67,9 @@ func TestWriteFileJSON(t *testing.T) {
 	total := back["total"].(map[string]any)
 	if total["requests"].(float64) != 2 || total["errors_by_status"].(map[string]any)["500"].(float64) != 1 {
 		t.Errorf("total = %v", total)
+	}
+	if m := back["metrics"].([]any); len(m) != 2 || m[1].(map[string]any)["image_cache_hit_ratio"] != 0.75 {
+		t.Errorf("metrics = %v", m)
 	}
 	if _, ok := back["Order"]; ok {
 		t.Error("Order leaked into JSON")
