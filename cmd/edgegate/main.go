@@ -20,13 +20,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/edgegate/edgegate/gateway"
-	"github.com/edgegate/edgegate/geo"
-	"github.com/edgegate/edgegate/resize"
-	"github.com/edgegate/edgegate/rules"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -178,24 +174,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	t, err := rules.LoadFile(cfg.Rules)
+	r, err := gateway.Check(cfg)
 	if err != nil {
-		var re *rules.Error
-		if errors.As(err, &re) {
-			fmt.Fprintln(stderr, re.Error())
-		} else {
-			fmt.Fprintf(stderr, "%v\n", err)
-		}
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	db, err := geo.OpenDB(cfg.Geo.Databases, geo.DBOptions{})
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return 1
-	}
-	db.Close()
-	fmt.Fprintf(stdout, "%s: ok (rules %s: %d regions, %d routes, hash %s)\n",
-		f.config, t.Source(), len(t.Regions()), len(t.Routes()), t.Hash())
+	fmt.Fprintf(stdout, "%s: ok (rules %s: %d regions, %d routes, hash %s; %d GeoIP databases)\n",
+		f.config, r.Rules, r.Regions, r.Routes, r.Hash, r.Databases)
 	return 0
 }
 
@@ -252,7 +237,7 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || !strings.HasPrefix(fs.Arg(0), "/img/") || strings.Contains(fs.Arg(0), "?") {
+	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "edgegate sign: want exactly one PATH like /img/300x200-cover/photos/a.jpg (no query)")
 		return 2
 	}
@@ -261,17 +246,16 @@ func sign(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	p, err := resize.New(cfg.Images.Config)
-	if err != nil {
+	signed, err := gateway.Sign(cfg, fs.Arg(0))
+	switch {
+	case errors.Is(err, gateway.ErrNoSigningKey):
 		fmt.Fprintln(stderr, err)
 		return 1
+	case err != nil:
+		fmt.Fprintln(stderr, err)
+		return 2
 	}
-	sig, ok := p.Sign(fs.Arg(0))
-	if !ok {
-		fmt.Fprintln(stderr, "edgegate sign: no signing key configured (images.signing_keys or EDGEGATE_IMG_SIGNING_KEYS)")
-		return 1
-	}
-	fmt.Fprintf(stdout, "%s?sig=%s\n", fs.Arg(0), sig)
+	fmt.Fprintln(stdout, signed)
 	return 0
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-dem
 	pub, adm := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--listen", pub, "--admin-listen", adm, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "EDGEGATE_TEST_RUN_MAIN=1")
-	var logs bytes.Buffer
+	var logs lockedBuffer // written by exec's copying goroutine while the test reads it
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,11 @@ s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-dem
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "shutting down"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown 5s after SIGTERM\nlogs: %s", logs.String())
+		}
+	}
 	fmt.Fprint(conn, "\r\n")
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -212,4 +217,22 @@ func TestSignCommand(t *testing.T) {
 	if code := run([]string{"sign", "--config", "../../examples/edgegate.yaml", "photos/a.jpg"}, &out, &errb); code != 2 {
 		t.Fatalf("a non-/img/ path: exit %d, want 2", code)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

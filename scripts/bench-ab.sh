@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Before/after on the route path, in one sitting: builds edgegate at REV
+# (in a temporary git worktree) and from the working tree, starts both on
+# the demo config against the same S3, and alternates wrk rounds between
+# them (A B A B, so drift hits both) on the `?region=` path and the
+# random-XFF GeoIP path. Prints each round and after/before ratios.
+#   usage: scripts/bench-ab.sh REV [DURATION=10s] [ROUNDS=3]
+# Needs: wrk (installed if missing), the GeoIP files, versitygw.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rev=${1:?usage: scripts/bench-ab.sh REV [DURATION] [ROUNDS]}
+dur=${2:-10s} rounds=${3:-3}
+dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+bash scripts/deps.sh >/dev/null
+bash scripts/fetch-geoip.sh .data/geoip >/dev/null
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  git worktree remove --force "$tmp/before-src" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+git worktree add --detach "$tmp/before-src" "$rev" >/dev/null 2>&1
+(cd "$tmp/before-src" && go build -o "$tmp/before" ./cmd/edgegate)
+go build -o "$tmp/after" ./cmd/edgegate
+go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
+if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
+  bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"
+  pids+=("$(cat "$tmp/vgw.pid")")
+fi
+"$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
+"$tmp/before" serve --config examples/edgegate.yaml --listen 127.0.0.1:18180 --admin-listen 127.0.0.1:19180 --log-level warn &
+pids+=($!)
+"$tmp/after" serve --config examples/edgegate.yaml --listen 127.0.0.1:18181 --admin-listen 127.0.0.1:19181 --log-level warn &
+pids+=($!)
+for port in 19180 19181; do
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.1; done
+done
+echo "before ($(git rev-parse --short "$rev")) and after ($(git rev-parse --short HEAD)$( [ -n "$(git status --porcelain -- '*.go')" ] && echo ' + uncommitted'))"
+lua=bench/random-xff.lua
+declare -A sum
+run() { # label url round [wrk args...]
+  local label=$1 url=$2 r=$3 out rps
+  shift 3
+  out=$(wrk -t2 -c64 -d"$dur" --latency "$@" "$url")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  printf '%-16s round %s: %9s req/s  p50 %-8s p99 %-8s%s\n' "$label" "$r" "$rps" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
+    "$(grep -o 'Non-2xx or 3xx responses: [0-9]*' <<<"$out" | sed 's/^/  /')"
+  sum[$label]=$(awk -v a="${sum[$label]:-0}" -v b="$rps" 'BEGIN{print a+b}')
+}
+for port in 18180 18181; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:$port/r/map-tiles.zip" >/dev/null; done # warm-up
+for r in $(seq 1 "$rounds"); do
+  run "before query" 'http://127.0.0.1:18180/r/map-tiles.zip?region=egypt-cairo' "$r"
+  run "after query" 'http://127.0.0.1:18181/r/map-tiles.zip?region=egypt-cairo' "$r"
+  run "before geoip" http://127.0.0.1:18180/r/map-tiles.zip "$r" -s "$lua"
+  run "after geoip" http://127.0.0.1:18181/r/map-tiles.zip "$r" -s "$lua"
+done
+for path in query geoip; do
+  awk -v b="${sum[before $path]}" -v a="${sum[after $path]}" -v r="$rounds" -v p="$path" \
+    'BEGIN{printf "%s path mean: before %.0f req/s, after %.0f req/s, after/before %.3f\n", p, b/r, a/r, a/b}'
+done
