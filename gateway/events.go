@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/resize"
-	"github.com/edgegate/edgegate/rules"
 )
 
 // EventsConfig configures eager rendering from S3 upload events
@@ -42,7 +42,7 @@ type EventsConfig struct {
 func (c EventsConfig) validate(presets map[string]resize.Preset) error {
 	var errs []error
 	for _, p := range c.Eager {
-		if _, err := rules.CompileGlob(p); err != nil {
+		if _, err := glob.Compile(p); err != nil {
 			errs = append(errs, fmt.Errorf("config: events.eager: %w", err))
 		}
 	}

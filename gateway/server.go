@@ -16,6 +16,7 @@ import (
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/internal/evloop"
+	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
@@ -39,7 +40,7 @@ type Server struct {
 	variants  *cache.Cache[variantKey, *variant]
 	writeBacks
 	eventQueue chan eventJob
-	eagerGlobs []rules.Glob
+	eagerGlobs []*glob.Glob
 
 	public *fasthttp.Server
 	admin  *http.Server
@@ -148,7 +149,7 @@ func (s *Server) openImages() error {
 	s.writeBacks.slots = make(chan struct{}, 64)
 	s.eventQueue = make(chan eventJob, cfg.Events.Queue)
 	for _, p := range cfg.Events.Eager {
-		g, err := rules.CompileGlob(p)
+		g, err := glob.Compile(p)
 		if err != nil {
 			return err
 		}

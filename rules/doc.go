@@ -44,12 +44,14 @@
 // same specificity are rejected as ambiguous. Prefixes are "" or end in
 // "/", with no leading "/", ".." segment, backslash or control character.
 //
-// Route patterns: "*" matches within one path segment, "?" one character
-// of a segment, "**" (a whole segment) any number of segments including
-// none, and "{a,b}" alternatives. Durations are Go durations with an
-// optional leading day count ("7d", "1d12h"); presigned URLs live at most
-// 7 days. Unknown fields, duplicate keys, unknown or looping fallbacks and
-// bad values are all reported together, each with file:line:column.
+// Route patterns (match) are globs over the object key, compiled by package
+// internal/glob: "*" matches within one path segment, "?" one character of
+// a segment, "**" (a whole segment) any number of segments including none,
+// and "{a,b}" alternatives (at most 64 after expansion). Durations are Go
+// durations with an optional leading day count ("7d", "1d12h"); presigned
+// URLs live at most 7 days. Unknown fields, duplicate keys, unknown or
+// looping fallbacks and bad values are all reported together, each with
+// file:line:column.
 //
 // The package does not resolve client addresses to locations (package geo
 // does), does not sign URLs (package presign), does not talk to object

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/edgegate/edgegate/internal/glob"
 )
 
 // MaxPresignTTL is the longest lifetime S3 SigV4 allows for a presigned URL.
@@ -480,9 +482,13 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 			if !ok {
 				continue
 			}
-			g, err := compileGlob(s)
+			g, err := glob.Compile(s)
 			if err != nil {
-				p.addf(f.v, "%s: bad glob %q: %v", what, s, err)
+				reason := err.Error()
+				if ge, ok := errors.AsType[*glob.Error](err); ok {
+					reason = ge.Reason // the pattern is named here already
+				}
+				p.addf(f.v, "%s: bad glob %q: %s", what, s, reason)
 				continue
 			}
 			r.Match, r.glob = s, g

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/glob"
 )
 
 // maxRegionName is the longest region name; names are DNS-label-like slugs.
@@ -160,13 +161,12 @@ func asciiLower(b []byte) {
 // Route returns the first route whose pattern matches key, or nil. It does
 // not allocate.
 func (t *Table) Route(key string) *Route {
-	first, _, _ := nextSeg(key, 0)
-	cands, ok := t.routeBySeg[first]
+	cands, ok := t.routeBySeg[glob.FirstSegment(key)]
 	if !ok {
 		cands = t.routeWild
 	}
 	for i := range cands {
-		if cands[i].alt.match(key) {
+		if cands[i].alt.Match(key) {
 			return cands[i].route
 		}
 	}
@@ -175,7 +175,7 @@ func (t *Table) Route(key string) *Route {
 
 type routeAlt struct {
 	route *Route
-	alt   *globAlt
+	alt   *glob.Alt
 }
 
 // indexRoutes builds routeBySeg and routeWild from t.routes.
@@ -183,18 +183,19 @@ func (t *Table) indexRoutes() {
 	var all []routeAlt
 	literal := map[string]bool{}
 	for _, r := range t.routes {
-		for i := range r.glob.alts {
-			a := &r.glob.alts[i]
+		alts := r.glob.Alternatives()
+		for i := range alts {
+			a := &alts[i]
 			all = append(all, routeAlt{r, a})
-			if !strings.ContainsAny(a.segs[0], "*?") {
-				literal[a.segs[0]] = true
+			if seg, lit := a.FirstSegment(); lit {
+				literal[seg] = true
 			}
 		}
 	}
 	t.routeBySeg = make(map[string][]routeAlt, len(literal))
 	for _, ra := range all {
-		first := ra.alt.segs[0]
-		if strings.ContainsAny(first, "*?") {
+		first, lit := ra.alt.FirstSegment()
+		if !lit {
 			t.routeWild = append(t.routeWild, ra)
 			for seg := range literal {
 				t.routeBySeg[seg] = append(t.routeBySeg[seg], ra)
@@ -324,7 +325,7 @@ type Route struct {
 
 	Line int // line of the route's entry in the rules file
 
-	glob   *glob
+	glob   *glob.Glob
 	tbl    *Table
 	chains [][]string // by Region.idx
 }

@@ -1,4 +1,4 @@
-package rules
+package glob
 
 import (
 	"errors"
@@ -8,24 +8,21 @@ import (
 	"unicode/utf8"
 )
 
-// maxGlobAlternatives bounds brace expansion so a hostile pattern like
+// maxAlternatives bounds brace expansion so a hostile pattern like
 // "{a,b}{a,b}{a,b}..." cannot blow up compile time or memory.
-const maxGlobAlternatives = 64
+const maxAlternatives = 64
 
-// glob is a compiled key pattern. Syntax:
-//
-//   - any run of characters within one path segment (never crosses "/")
-//     ?       exactly one character within a segment
-//     **      a whole segment: any number of segments, including zero
-//     {a,b}   alternatives (may nest, may contain "/"); expanded at compile time
-//
-// Every other character matches itself. Matching does not allocate.
-type glob struct {
-	alts []globAlt
+// Glob is a compiled key pattern (see the package documentation for the
+// syntax). It is immutable and safe for concurrent use.
+type Glob struct {
+	pattern string
+	alts    []Alt
 }
 
-// globAlt is one brace-free alternative, split into segments.
-type globAlt struct {
+// Alt is one brace-free alternative of a [Glob], split into segments: a
+// key matches the Glob if it matches any of its alternatives. It is
+// immutable and safe for concurrent use.
+type Alt struct {
 	segs   []string // "**" marks a multi-segment wildcard
 	lit    []bool   // lit[i]: segs[i] has no wildcard
 	one    []star1  // one[i].ok: segs[i] is pre*suf (one "*", no "?")
@@ -38,7 +35,48 @@ type globAlt struct {
 	headLit string
 }
 
-func compileGlob(pattern string) (*glob, error) {
+// Error is the error [Compile] returns: the pattern and what is wrong
+// with it.
+type Error struct {
+	Pattern string
+	Reason  string // e.g. `unmatched "{"`
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("glob: bad pattern %q: %s", e.Pattern, e.Reason)
+}
+
+// Compile compiles pattern. Its error is always an [*Error].
+func Compile(pattern string) (*Glob, error) {
+	g, err := compile(pattern)
+	if err != nil {
+		return nil, &Error{Pattern: pattern, Reason: err.Error()}
+	}
+	return g, nil
+}
+
+// String returns the pattern g was compiled from.
+func (g *Glob) String() string { return g.pattern }
+
+// Alternatives returns g's brace-free alternatives in pattern order, for
+// callers that index patterns (e.g. by [Alt.FirstSegment]). The slice is
+// shared: do not modify it.
+func (g *Glob) Alternatives() []Alt { return g.alts }
+
+// FirstSegment returns the alternative's first path segment and whether
+// it is literal (no "*", "?" or "**"). A key the alternative matches has
+// that first segment ([FirstSegment]) whenever literal is true.
+func (a *Alt) FirstSegment() (seg string, literal bool) { return a.segs[0], a.lit[0] }
+
+// FirstSegment returns key up to its first "/" (all of key if it has
+// none). It does not allocate.
+func FirstSegment(key string) string {
+	seg, _, _ := nextSeg(key, 0)
+	return seg
+}
+
+// compile does Compile's work; its errors carry only the reason.
+func compile(pattern string) (*Glob, error) {
 	if pattern == "" {
 		return nil, errors.New("empty pattern")
 	}
@@ -52,7 +90,7 @@ func compileGlob(pattern string) (*glob, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &glob{alts: make([]globAlt, 0, len(expanded))}
+	g := &Glob{pattern: pattern, alts: make([]Alt, 0, len(expanded))}
 	for _, p := range expanded {
 		// Name the alternative only when braces made it differ from the pattern.
 		alt := ""
@@ -88,7 +126,7 @@ func compileGlob(pattern string) (*glob, error) {
 				prefix = strings.TrimSuffix(prefix, "/")
 			}
 		}
-		a := globAlt{segs: out, prefix: prefix, lit: make([]bool, len(out)), one: make([]star1, len(out))}
+		a := Alt{segs: out, prefix: prefix, lit: make([]bool, len(out)), one: make([]star1, len(out))}
 		for i, s := range out {
 			a.lit[i] = !strings.ContainsAny(s, "*?")
 			if s != "**" && strings.Count(s, "*") == 1 && !strings.Contains(s, "?") {
@@ -168,8 +206,8 @@ func expandBraces(p string) ([]string, error) {
 		}
 		for _, a := range alts {
 			for _, t := range tails {
-				if len(out) >= maxGlobAlternatives {
-					return nil, fmt.Errorf("more than %d alternatives", maxGlobAlternatives)
+				if len(out) >= maxAlternatives {
+					return nil, fmt.Errorf("more than %d alternatives", maxAlternatives)
 				}
 				out = append(out, head+a+t)
 			}
@@ -179,21 +217,23 @@ func expandBraces(p string) ([]string, error) {
 	return out, nil
 }
 
-// match reports whether key matches any alternative. It does not allocate.
-func (g *glob) match(key string) bool {
+// Match reports whether key matches any alternative. It does not allocate.
+func (g *Glob) Match(key string) bool {
 	for i := range g.alts {
-		if g.alts[i].match(key) {
+		if g.alts[i].Match(key) {
 			return true
 		}
 	}
 	return false
 }
 
-// match is the classic wildcard algorithm lifted to segments: "**" is the
+// Match reports whether key matches the alternative. It does not allocate.
+//
+// It is the classic wildcard algorithm lifted to segments: "**" is the
 // star, other segments are single-segment predicates. Backtracking to the
 // most recent "**" is enough because segment patterns match exactly one
 // segment.
-func (a *globAlt) match(key string) bool {
+func (a *Alt) Match(key string) bool {
 	if !strings.HasPrefix(key, a.prefix) || !strings.HasSuffix(key, a.suffix) {
 		return false
 	}
@@ -219,7 +259,7 @@ func (a *globAlt) match(key string) bool {
 // matchHead matches segs[:n] against the first n key segments. It returns
 // the offset of the key segment after them, or exhausted if the key has no
 // segment left.
-func (a *globAlt) matchHead(key string, n int) (off int, exhausted, ok bool) {
+func (a *Alt) matchHead(key string, n int) (off int, exhausted, ok bool) {
 	if n == 0 {
 		return 0, false, true
 	}
@@ -244,7 +284,7 @@ func (a *globAlt) matchHead(key string, n int) (off int, exhausted, ok bool) {
 
 // matchTail matches segs[from:] against the last segments of rest, which
 // must have at least that many segments.
-func (a *globAlt) matchTail(rest string, from int) bool {
+func (a *Alt) matchTail(rest string, from int) bool {
 	end := len(rest)
 	for i := len(a.segs) - 1; i >= from; i-- {
 		if end < 0 {
@@ -259,7 +299,7 @@ func (a *globAlt) matchTail(rest string, from int) bool {
 	return true
 }
 
-func (a *globAlt) matchOne(i int, seg string) bool {
+func (a *Alt) matchOne(i int, seg string) bool {
 	if a.lit[i] {
 		return a.segs[i] == seg
 	}
@@ -276,7 +316,7 @@ type star1 struct {
 }
 
 // matchBacktrack handles patterns with several "**".
-func (a *globAlt) matchBacktrack(key string) bool {
+func (a *Alt) matchBacktrack(key string) bool {
 	segs := a.segs
 	pi, ki := 0, 0 // pattern segment index, byte offset of current key segment
 	keyDone := false
@@ -361,20 +401,3 @@ func matchSeg(p, s string) bool {
 	}
 	return pi == len(p)
 }
-
-// Glob is a compiled key pattern with the syntax of a route's match, for
-// other packages' key filters (e.g. the gateway's eager-rendering patterns).
-// It is immutable and safe for concurrent use.
-type Glob struct{ g *glob }
-
-// CompileGlob compiles pattern; the error says what is wrong with it.
-func CompileGlob(pattern string) (Glob, error) {
-	g, err := compileGlob(pattern)
-	if err != nil {
-		return Glob{}, fmt.Errorf("rules: bad glob %q: %w", pattern, err)
-	}
-	return Glob{g}, nil
-}
-
-// Match reports whether key matches. It does not allocate.
-func (g Glob) Match(key string) bool { return g.g != nil && g.g.match(key) }
