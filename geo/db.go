@@ -16,8 +16,8 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
-// DefaultDebounce is how long Watch waits after the last change in a watched
-// directory before reloading, when DBOptions.Debounce is zero.
+// DefaultDebounce is how long Watch waits after the last change to a
+// database file before reloading, when DBOptions.Debounce is zero.
 const DefaultDebounce = 500 * time.Millisecond
 
 // ErrClosed is returned by Reload and Watch after Close.
@@ -35,6 +35,11 @@ type DBOptions struct {
 	// Debounce is how long Watch waits for changes to settle before
 	// reloading. Default: DefaultDebounce.
 	Debounce time.Duration
+	// PollInterval is how often Watch stats the files in case file events
+	// are lost (network and overlay file systems) or unavailable. A poll
+	// that finds every file as it was costs a few stats and no reload. Default: 5s
+	// (filewatch.DefaultPollInterval).
+	PollInterval time.Duration
 }
 
 // DB answers location lookups from layered .mmdb files: the first file that
@@ -47,6 +52,7 @@ type DB struct {
 	log      *slog.Logger
 	onReload func(error)
 	debounce time.Duration
+	poll     time.Duration // 0: filewatch's default
 
 	cur atomic.Pointer[snapshot]
 
@@ -133,11 +139,15 @@ func OpenDB(paths []string, opts DBOptions) (*DB, error) {
 	if opts.Debounce < 0 {
 		return nil, fmt.Errorf("geo: negative debounce %v", opts.Debounce)
 	}
+	if opts.PollInterval < 0 {
+		return nil, fmt.Errorf("geo: negative poll interval %v", opts.PollInterval)
+	}
 	db := &DB{
 		paths:    append([]string(nil), paths...),
 		log:      opts.Logger,
 		onReload: opts.OnReload,
 		debounce: opts.Debounce,
+		poll:     opts.PollInterval,
 	}
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)

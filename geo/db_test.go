@@ -183,6 +183,7 @@ func TestOpenDBErrors(t *testing.T) {
 		{"records without location fields", []string{asnFlat}, DBOptions{}, "no country_code, country or continent"},
 		{"mixed layouts", []string{mixed}, DBOptions{}, "mix the flat and GeoIP2 layouts"},
 		{"negative debounce", nil, DBOptions{Debounce: -time.Second}, "negative debounce"},
+		{"negative poll interval", nil, DBOptions{PollInterval: -time.Second}, "negative poll interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,15 +60,23 @@ func TestWatchRenameReplace(t *testing.T) {
 	if st := db.Status(); st.Reloads == 0 || st.ReloadFailures != 0 {
 		t.Fatalf("Status = %+v", st)
 	}
-	// An unrelated file in the directory does not trigger reloads.
+	// An unrelated file in the directory does not cause a reload: after
+	// it, one more replace costs exactly one.
 	n := db.Status().Reloads
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if got := db.Status().Reloads; got != n {
-		t.Fatalf("writing an unrelated file caused %d reloads", got-n)
+	cairoDB(t, path, "Maadi")
+	waitUntil(t, "a replace after an unrelated write", func() bool { return cityAt(t, db, "156.173.1.1") == "Maadi" })
+	if got := db.Status().Reloads; got != n+1 {
+		t.Fatalf("an unrelated write and a replace caused %d reloads, want 1", got-n)
 	}
+}
+
+// waitUntil waits up to 10s for cond.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	eventually(t, what, func() {}, cond)
 }
 
 // TestWatchSymlinkSwap mimics a Kubernetes ConfigMap/Secret volume:
@@ -135,10 +144,111 @@ func TestWatchBadFileKeepsServing(t *testing.T) {
 	}
 }
 
+// TestWatchMissingDirectory: a directory that has gone (a volume
+// unmounted, a directory being replaced) does not stop Watch: the database
+// is reloaded once it is back.
 func TestWatchMissingDirectory(t *testing.T) {
-	db := mustOpen(t, nil, DBOptions{})
-	db.paths = []string{filepath.Join(t.TempDir(), "gone", "db.mmdb")} // as if the directory vanished after open
-	if err := db.Watch(context.Background()); err == nil {
-		t.Fatal("Watch on a missing directory succeeded")
+	root := t.TempDir()
+	dir := filepath.Join(root, "geoip")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	path := cairoDB(t, filepath.Join(dir, "db.mmdb"), "Cairo")
+	db := mustOpen(t, []string{path}, DBOptions{Debounce: 20 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	if err := os.Rename(dir, filepath.Join(root, "old")); err != nil {
+		t.Fatal(err)
+	}
+	startWatch(t, db)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cairoDB(t, path, "Giza")
+	waitUntil(t, "the directory back", func() bool { return cityAt(t, db, "156.173.1.1") == "Giza" })
+}
+
+func TestWatchClosed(t *testing.T) {
+	path := cairoDB(t, filepath.Join(t.TempDir(), "db.mmdb"), "Cairo")
+	db := mustOpen(t, []string{path}, DBOptions{Debounce: 20 * time.Millisecond})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Watch(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Watch after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestWatchStopsOnClose: Close while Watch runs makes the next change
+// end Watch with ErrClosed.
+func TestWatchStopsOnClose(t *testing.T) {
+	path := cairoDB(t, filepath.Join(t.TempDir(), "db.mmdb"), "Cairo")
+	db := mustOpen(t, []string{path}, DBOptions{Debounce: 20 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- db.Watch(context.Background()) }()
+	eventually(t, "a replace before Close", // so Watch is running
+		func() { cairoDB(t, path, "Giza") },
+		func() bool { return cityAt(t, db, "156.173.1.1") == "Giza" })
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cairoDB(t, path, "Maadi")
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Watch = %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after Close and a change")
+	}
+}
+
+// TestWatchSymlinkTarget: the configured path is a symlink into another
+// directory (as a package manager or a config tool lays it out); a
+// rename-replace of the target is seen there, and after the link is
+// pointed at a third directory, changes there are seen too.
+func TestWatchSymlinkTarget(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"etc", "a", "b"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := cairoDB(t, filepath.Join(root, "a", "db.mmdb"), "Cairo")
+	path := filepath.Join(root, "etc", "db.mmdb")
+	if err := os.Symlink(filepath.Join("..", "a", "db.mmdb"), path); err != nil {
+		t.Fatal(err)
+	}
+	db := mustOpen(t, []string{path}, DBOptions{Debounce: 20 * time.Millisecond, PollInterval: time.Hour})
+	startWatch(t, db)
+
+	eventually(t, "rename-replace of the symlink's target",
+		func() { cairoDB(t, target, "Giza") },
+		func() bool { return cityAt(t, db, "156.173.1.1") == "Giza" })
+
+	other := cairoDB(t, filepath.Join(root, "b", "db.mmdb"), "Maadi")
+	tmp := filepath.Join(root, "etc", "db.mmdb.tmp")
+	eventually(t, "the symlink pointed elsewhere",
+		func() {
+			_ = os.Remove(tmp)
+			if err := os.Symlink(filepath.Join("..", "b", "db.mmdb"), tmp); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func() bool { return cityAt(t, db, "156.173.1.1") == "Maadi" })
+	eventually(t, "rename-replace of the new target",
+		func() { cairoDB(t, other, "Helwan") },
+		func() bool { return cityAt(t, db, "156.173.1.1") == "Helwan" })
+}
+
+// TestWatchPolls: with file events as good as off (an hour's debounce),
+// the poll alone picks up a replaced file.
+func TestWatchPolls(t *testing.T) {
+	path := cairoDB(t, filepath.Join(t.TempDir(), "db.mmdb"), "Cairo")
+	db := mustOpen(t, []string{path}, DBOptions{Debounce: time.Hour, PollInterval: 20 * time.Millisecond})
+	startWatch(t, db)
+	eventually(t, "a replaced file, by polling",
+		func() { cairoDB(t, path, "Giza") },
+		func() bool { return cityAt(t, db, "156.173.1.1") == "Giza" })
 }
