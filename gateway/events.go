@@ -167,6 +167,7 @@ func (s *Server) eventWorker(ctx context.Context) {
 // stores them. Already stored variants of the same source version are
 // skipped, so duplicate events are harmless.
 func (s *Server) renderEager(ctx context.Context, j eventJob) {
+	defer s.metrics.eventsProcessed.Inc()
 	m, err := s.heads.fetch(ctx, j.bucket, j.key) // fresh: the upload may replace a cached answer
 	if err != nil || !m.Exists {
 		s.log.Warn("event: source not readable", "bucket", j.bucket, "key", j.key, "err", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // eventBody builds an S3 event notification; each record is {eventName, bucket, key}.
@@ -54,10 +55,13 @@ func TestUploadEventsRenderPresets(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	rendered := testutilCounter(t, g.srv.metrics.imagesRendered)
+	processed := func() float64 { return testutil.ToFloat64(g.srv.metrics.eventsProcessed) }
+	waitFor(t, 10*time.Second, "the upload's event job to finish", func() bool { return processed() >= 1 })
+	rendered := testutil.ToFloat64(g.srv.metrics.imagesRendered)
 	if rendered != 3 {
 		t.Fatalf("rendered %v variants, want 3", rendered)
 	}
+	done := processed()
 	// A duplicate event renders nothing new; an event for a variant key
 	// (our own write-back) and a delete are ignored.
 	for _, body := range []string{
@@ -74,8 +78,8 @@ func TestUploadEventsRenderPresets(t *testing.T) {
 			t.Fatalf("event: status %d", resp.StatusCode)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
-	if n := testutilCounter(t, g.srv.metrics.imagesRendered); n != rendered {
+	waitFor(t, 10*time.Second, "the duplicate event's job to finish", func() bool { return processed() >= done+1 })
+	if n := testutil.ToFloat64(g.srv.metrics.imagesRendered); n != rendered {
 		t.Fatalf("after duplicate events: rendered %v, want still %v", n, rendered)
 	}
 	// The served thumbnail is the stored one's twin: same bytes.

@@ -31,6 +31,7 @@ type metrics struct {
 	imageCache         *prometheus.CounterVec
 	imagesRendered     prometheus.Counter
 	variantsStored     prometheus.Counter
+	eventsProcessed    prometheus.Counter
 }
 
 type obsKey struct {
@@ -86,9 +87,13 @@ func newMetrics() *metrics {
 	m.variantsStored = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgegate_variants_stored_total", Help: "Variants written back to S3.",
 	})
+	m.eventsProcessed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_upload_events_processed_total",
+		Help: "Queued upload events whose eager renders have finished (rendered, skipped or failed).",
+	})
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
-		m.geoReloadSuccess, m.s3Heads, m.imageCache, m.imagesRendered, m.variantsStored,
+		m.geoReloadSuccess, m.s3Heads, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
