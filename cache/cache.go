@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,9 @@ import (
 
 // DefaultMaxEntries is used when Options.MaxEntries is 0.
 const DefaultMaxEntries = 4096
+
+// NoExpiry is the ttl of an entry that never expires.
+const NoExpiry time.Duration = math.MaxInt64
 
 // ErrLoadPanicked is returned to callers waiting on a load that panicked;
 // the panic itself propagates in the goroutine that ran the load.
@@ -231,19 +235,23 @@ func (c *Cache[K, V]) removeIfExpired(sh *shard[K, V], k K, now int64) {
 	}
 }
 
-// Set stores v under k for ttl. ttl == 0 means the entry never expires; a
-// negative ttl stores nothing and removes any existing entry.
+// Set stores v under k for ttl, or for good if ttl is [NoExpiry]. A ttl
+// of 0 or less, a lifetime that is already up, stores nothing and removes
+// any existing entry: a computed ttl that comes out 0 is not "forever".
 func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 	sh := c.shard(k)
 	sh.setMu.Lock()
 	defer sh.setMu.Unlock()
-	if ttl < 0 {
+	if ttl <= 0 {
 		sh.lru.Remove(k)
 		return
 	}
-	var exp int64
-	if ttl > 0 {
-		exp = c.now().Add(ttl).UnixNano()
+	var exp int64 // 0: never
+	if ttl != NoExpiry {
+		now := c.now().UnixNano()
+		if exp = now + int64(ttl); exp < now {
+			exp = 0 // past the year 2262, as good as never
+		}
 	}
 	e := entry[V]{v: v, exp: exp}
 	if c.maxBytes > 0 {
@@ -267,8 +275,10 @@ func (c *Cache[K, V]) Set(k K, v V, ttl time.Duration) {
 }
 
 // GetOrLoad returns the cached value for k, or calls load and caches its
-// result for the returned ttl (see [Cache.Set]). hit reports whether the
-// value came from the cache without running load.
+// result for the returned ttl as [Cache.Set] does: [NoExpiry] keeps it for
+// good, 0 or less returns the value without caching it (the next call
+// loads again). hit reports whether the value came from the cache without
+// running load.
 //
 // Concurrent calls for the same missing key are coalesced: one runs load
 // (with its own ctx) after re-checking the cache, the others wait for it

@@ -46,7 +46,7 @@ func TestNewOptions(t *testing.T) {
 	// One shard: an exact LRU bound.
 	c := newCache[string, int](t, Options{Shards: 1})
 	for i := range DefaultMaxEntries + 10 {
-		c.Set(string(rune(i)), i, 0)
+		c.Set(string(rune(i)), i, NoExpiry)
 	}
 	if c.Len() != DefaultMaxEntries {
 		t.Errorf("Len = %d, want default %d", c.Len(), DefaultMaxEntries)
@@ -55,7 +55,7 @@ func TestNewOptions(t *testing.T) {
 	// the total never exceeds the bound and stays close to it.
 	c = newCache[string, int](t, Options{})
 	for i := range 4 * DefaultMaxEntries {
-		c.Set(string(rune(i)), i, 0)
+		c.Set(string(rune(i)), i, NoExpiry)
 	}
 	if n := c.Len(); n > DefaultMaxEntries || n < DefaultMaxEntries*9/10 {
 		t.Errorf("sharded Len = %d, want within [%d, %d]", n, DefaultMaxEntries*9/10, DefaultMaxEntries)
@@ -72,7 +72,7 @@ func TestMaxBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		c.Set(string(rune('a'+i)), make([]byte, 150), 0) // 1500 bytes offered
+		c.Set(string(rune('a'+i)), make([]byte, 150), NoExpiry) // 1500 bytes offered
 	}
 	st := c.Stats()
 	if st.Bytes > 1000 || st.Bytes != int64(st.Entries)*150 || st.Entries != 6 {
@@ -85,12 +85,12 @@ func TestMaxBytes(t *testing.T) {
 		t.Error("the newest entry was evicted")
 	}
 	// Replacing an entry counts its size once.
-	c.Set("j", make([]byte, 10), 0)
+	c.Set("j", make([]byte, 10), NoExpiry)
 	if st := c.Stats(); st.Bytes != 5*150+10 {
 		t.Fatalf("after replace: bytes %d, want %d", st.Bytes, 5*150+10)
 	}
 	// Larger than the whole budget: not stored, and the old value goes.
-	c.Set("j", make([]byte, 2000), 0)
+	c.Set("j", make([]byte, 2000), NoExpiry)
 	if _, ok := c.Get("j"); ok {
 		t.Error("an entry over the budget was stored")
 	}
@@ -112,7 +112,7 @@ func TestMaxBytesConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range 2000 {
 				k := (g*7919 + i) % 3000
-				c.Set(k, make([]byte, 100+k%400), 0)
+				c.Set(k, make([]byte, 100+k%400), NoExpiry)
 				c.Get((k * 31) % 3000)
 			}
 		}()
@@ -134,8 +134,11 @@ func TestExpiry(t *testing.T) {
 	clock := newFakeClock()
 	c := newCache[string, string](t, Options{MaxEntries: 10, Now: clock.Now})
 	c.Set("short", "a", time.Minute)
-	c.Set("forever", "b", 0)
-	c.Set("negative", "c", -time.Second)
+	c.Set("forever", "b", NoExpiry)
+	c.Set("zero", "c", 0)
+	c.Set("negative", "d", -time.Second)
+	c.Set("replaced", "e", time.Hour)
+	c.Set("replaced", "f", 0) // a lifetime already up removes the old value too
 
 	tests := []struct {
 		name    string
@@ -147,8 +150,11 @@ func TestExpiry(t *testing.T) {
 		{"live before ttl", 0, "short", "a", true},
 		{"live just before ttl", time.Minute - time.Nanosecond, "short", "a", true},
 		{"dead at ttl", time.Nanosecond, "short", "", false},
-		{"ttl 0 never expires", 24 * time.Hour, "forever", "b", true},
+		{"ttl 0 stores nothing", 0, "zero", "", false},
 		{"negative ttl stores nothing", 0, "negative", "", false},
+		{"ttl 0 removes the entry it replaces", 0, "replaced", "", false},
+		{"NoExpiry survives a day", 24 * time.Hour, "forever", "b", true},
+		{"NoExpiry survives a century", 100 * 365 * 24 * time.Hour, "forever", "b", true},
 	}
 	for _, tt := range tests {
 		clock.Advance(tt.advance)
@@ -161,7 +167,7 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("Len = %d after expiry; expired entries should be removed", c.Len())
 	}
 	st := c.Stats()
-	if st.Hits != 3 || st.Misses != 2 || st.Expired != 1 {
+	if st.Hits != 4 || st.Misses != 4 || st.Expired != 1 {
 		t.Errorf("Stats = %+v", st)
 	}
 	// Re-setting an expired key revives it.
@@ -171,13 +177,48 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
+// A loader's ttl follows Set: 0 (a lifetime computed to be already up)
+// hands the value to the caller but caches nothing, so the next call loads
+// again; NoExpiry caches for good.
+func TestGetOrLoadTTL(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		ttl       time.Duration
+		wantLoads int
+	}{
+		{"zero caches nothing", 0, 3},
+		{"negative caches nothing", -time.Nanosecond, 3},
+		{"NoExpiry caches for good", NoExpiry, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			c := newCache[string, int](t, Options{MaxEntries: 10, Now: clock.Now})
+			loads := 0
+			load := func(context.Context) (int, time.Duration, error) {
+				loads++
+				return 7, tt.ttl, nil
+			}
+			for i := range 3 {
+				v, hit, err := c.GetOrLoad(context.Background(), "k", load)
+				if err != nil || v != 7 || hit != (i >= tt.wantLoads) {
+					t.Errorf("call %d: %d, hit=%v, %v; want 7, hit=%v", i, v, hit, err, i >= tt.wantLoads)
+				}
+				clock.Advance(50 * 365 * 24 * time.Hour)
+			}
+			if loads != tt.wantLoads {
+				t.Errorf("load ran %d times, want %d", loads, tt.wantLoads)
+			}
+		})
+	}
+}
+
 func TestLRUEviction(t *testing.T) {
 	c := newCache[int, int](t, Options{MaxEntries: 3})
-	c.Set(1, 1, 0)
-	c.Set(2, 2, 0)
-	c.Set(3, 3, 0)
-	c.Get(1)       // 1 is now most recently used; 2 is the oldest
-	c.Set(4, 4, 0) // evicts 2
+	c.Set(1, 1, NoExpiry)
+	c.Set(2, 2, NoExpiry)
+	c.Set(3, 3, NoExpiry)
+	c.Get(1)              // 1 is now most recently used; 2 is the oldest
+	c.Set(4, 4, NoExpiry) // evicts 2
 	for k, want := range map[int]bool{1: true, 2: false, 3: true, 4: true} {
 		if _, ok := c.Get(k); ok != want {
 			t.Errorf("Get(%d) hit = %v, want %v", k, ok, want)
@@ -186,7 +227,7 @@ func TestLRUEviction(t *testing.T) {
 	if st := c.Stats(); st.Evictions != 1 {
 		t.Errorf("Evictions = %d, want 1", st.Evictions)
 	}
-	c.Set(3, 33, 0) // replacing is not an eviction
+	c.Set(3, 33, NoExpiry) // replacing is not an eviction
 	if st := c.Stats(); st.Evictions != 1 || c.Len() != 3 {
 		t.Errorf("after replace: Evictions = %d, Len = %d", st.Evictions, c.Len())
 	}
@@ -250,7 +291,7 @@ func TestGetOrLoadRechecksInFlight(t *testing.T) {
 	c.now = func() time.Time {
 		if !fired {
 			fired = true
-			c.Set("k", "stored-by-other", 0) // ttl 0 does not read the clock
+			c.Set("k", "stored-by-other", NoExpiry) // NoExpiry does not read the clock
 		}
 		return clock.Now()
 	}
@@ -287,12 +328,13 @@ func TestGetOrLoadErrorsNotCached(t *testing.T) {
 
 func TestGetOrLoadWaiterContext(t *testing.T) {
 	c := newCache[string, int](t, Options{MaxEntries: 10})
-	release := make(chan struct{})
+	loading, release := make(chan struct{}), make(chan struct{})
 	go c.GetOrLoad(context.Background(), "k", func(context.Context) (int, time.Duration, error) {
+		close(loading)
 		<-release
 		return 1, time.Minute, nil
 	})
-	time.Sleep(10 * time.Millisecond)
+	<-loading // the leader's flight is registered
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	if _, _, err := c.GetOrLoad(ctx, "k", func(context.Context) (int, time.Duration, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
 )
@@ -198,7 +199,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		sk := storedKey(ir.tr, vk.key, vk.format)
 		data, m, err := s.store.Get(ctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
 		if err == nil && m.Metadata[metaSourceETag] == vk.etag {
-			return &variant{data: data, format: vk.format, etag: variantETag(vk), stored: true}, 0, nil
+			return &variant{data: data, format: vk.format, etag: variantETag(vk), stored: true}, cache.NoExpiry, nil
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("stored variant unreadable; rendering", "key", sk, "err", err)
@@ -253,7 +254,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	if storeIt {
 		s.writeBack(vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
 	}
-	return v, 0, nil
+	return v, cache.NoExpiry, nil
 }
 
 var errRenderTimeout = errors.New("gateway: image rendering timed out")

@@ -240,11 +240,7 @@ func (s *Signer) load(ctx context.Context, k cacheKey, signFn func() (URL, error
 		if u.Expires.Before(until) {
 			until = u.Expires
 		}
-		ttl := until.Sub(s.now())
-		if ttl <= 0 {
-			ttl = -1 // stale before it is stored: do not cache (0 would mean forever)
-		}
-		return u, ttl, nil
+		return u, until.Sub(s.now()), nil // 0 or less: stale already, not cached
 	})
 	return u, err
 }

@@ -283,6 +283,40 @@ func TestSignExpiryCaps(t *testing.T) {
 	}
 }
 
+// A URL is cached until it expires. Temporary credentials about to lapse
+// can make it expire (whole seconds after the window start) as it is
+// signed, or before: then it is handed out but not cached, so that the
+// next Sign signs afresh (with refreshed credentials, in real life).
+func TestSignNotCachedWhenAlreadyExpired(t *testing.T) {
+	start := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC) // a window start
+	for _, tt := range []struct {
+		name      string
+		now       time.Duration // after start
+		credsLeft time.Duration // credentials' lifetime after now
+		wantLoads uint64
+	}{
+		{"expires later: cached", 30 * time.Second, 20 * time.Second, 1},
+		{"expires as signed: not cached", 30 * time.Second, 500 * time.Millisecond, 2},
+		{"expired when signed: not cached", 30*time.Second + 700*time.Millisecond, 100 * time.Millisecond, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := start.Add(tt.now)
+			creds := aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token",
+				CanExpire: true, Expires: now.Add(tt.credsLeft)}
+			s := newTestSigner(t, Config{Now: newFakeClock(now).now},
+				&countingProvider{fn: func(int64) (aws.Credentials, error) { return creds, nil }})
+			req := Request{Bucket: "b12", Key: "k", TTL: time.Hour}
+			first, second := mustSign(t, s, req), mustSign(t, s, req)
+			if first != second {
+				t.Errorf("same instant, different URLs: %s, %s", first.URL, second.URL)
+			}
+			if st := s.CacheStats(); st.Loads != tt.wantLoads {
+				t.Errorf("URL expires %s after now; signatures = %d, want %d", first.Expires.Sub(now), st.Loads, tt.wantLoads)
+			}
+		})
+	}
+}
+
 // Just before midnight UTC the scope date is the old day, one window later
 // the new one: the signing-key cache must switch keys with the date, and
 // both URLs must be what the SDK produces.
