@@ -332,15 +332,15 @@ func TestAdminEndpoints(t *testing.T) {
 	g := startGateway(t, demoRules(t))
 	get(t, g.base+"/r/map-tiles.zip?region=uk-london")
 	get(t, g.base+"/r/map-tiles.zip?region=nowhere")
-	resp, body := get(t, g.admin+"/healthz")
+	resp, _ := get(t, g.admin+"/healthz")
 	if resp.StatusCode != 200 {
 		t.Fatalf("healthz %d", resp.StatusCode)
 	}
-	resp, body = get(t, g.admin+"/readyz")
+	resp, body := get(t, g.admin+"/readyz")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ready":true`) {
 		t.Fatalf("readyz %d: %s", resp.StatusCode, body)
 	}
-	resp, body = get(t, g.admin+"/metrics")
+	_, body = get(t, g.admin+"/metrics")
 	for _, want := range []string{
 		`edgegate_requests_total{route="route",status="302"} 1`,
 		`edgegate_requests_total{route="route",status="400"} 1`,

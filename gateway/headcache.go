@@ -71,15 +71,25 @@ func (h *headCache) cached(bucket, key string) (store.Meta, bool) {
 }
 
 // fetch asks S3 now, whatever is cached, and caches the answer: for
-// callers that know the object just changed (an upload event). key must
-// not alias a request buffer.
+// callers that know the object just changed (an upload event).
 func (h *headCache) fetch(ctx context.Context, bucket, key string) (store.Meta, error) {
-	m, ttl, err := h.load(ctx, bucket, key)
+	m, _, err := h.load(ctx, bucket, key)
 	if err != nil {
 		return m, err
 	}
-	h.entries.Set(existKey{bucket, key}, m, ttl)
+	h.put(bucket, key, m)
 	return m, nil
+}
+
+// put caches what S3 just said of an object, for as long as a HEAD
+// answer is kept: from fetch, or from a GET that met a newer version
+// than the cached one.
+func (h *headCache) put(bucket, key string, m store.Meta) {
+	ttl := h.negTTL
+	if m.Exists {
+		ttl = h.ttl
+	}
+	h.entries.Set(existKey{bucket, strings.Clone(key)}, m, ttl)
 }
 
 // refresh re-asks S3 about a stale entry in the background, once per key

@@ -60,11 +60,10 @@ type variant struct {
 func variantSize(_ variantKey, v *variant) int64 { return int64(len(v.data)) + 128 }
 
 var (
-	prefixImage   = []byte("/img/")
-	strSig        = []byte("sig")
-	hdrXCache     = []byte("X-Cache")
-	hdrETag       = []byte("ETag")
-	hdrRetryAfter = []byte("Retry-After")
+	prefixImage = []byte("/img/")
+	strSig      = []byte("sig")
+	hdrXCache   = []byte("X-Cache")
+	hdrETag     = []byte("ETag")
 )
 
 // imageRequest is a parsed /img/ request.
@@ -209,9 +208,14 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	if err != nil {
 		return nil, 0, err
 	}
-	if m.ETag != vk.etag {
-		// The source changed since the HEAD: key the variant by what we read.
+	// The source changed since its HEAD was cached: the answer describes
+	// the version read (its ETag, the stored copy's source-etag), is not
+	// cached under the old version's key, and the existence cache learns
+	// the new version so that later requests key by it.
+	changed := m.ETag != vk.etag
+	if changed {
 		vk.etag = m.ETag
+		s.heads.put(vk.bucket, vk.key, m)
 	}
 	info, err := s.images.Check(data)
 	if err != nil {
@@ -253,6 +257,9 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	s.metrics.imagesRendered.Inc()
 	if storeIt {
 		s.writeBack(vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
+	}
+	if changed {
+		return v, 0, nil // not under the caller's key, which names the old version
 	}
 	return v, cache.NoExpiry, nil
 }

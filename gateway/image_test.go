@@ -250,3 +250,47 @@ func TestImageAdmissionFlood(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 }
+
+// A source replaced after its HEAD was cached: the render describes the
+// version it read, is not cached under the old version's key, and the
+// existence cache learns the new version, so the next request keys by it.
+func TestImageSourceReplacedAfterHEAD(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages())
+	v1, _ := demo.SampleJPEG(800, 600)
+	rel := putObject(t, "replaced.jpg", v1, "image/jpeg")
+	resp, _ := get(t, g.base+"/img/thumbnail/"+rel) // caches v1's HEAD
+	if resp.StatusCode != 200 {
+		t.Fatalf("thumbnail of v1: %d", resp.StatusCode)
+	}
+	old, ok := g.srv.heads.cached(demo.Bucket, "global/"+rel)
+	if !ok {
+		t.Fatal("v1's HEAD is not cached")
+	}
+	v2, _ := demo.SampleJPEG(1200, 300) // another shape: another ETag
+	in := putInput(demo.Bucket, "global/"+rel, v2)
+	in.ContentType = strPtr("image/jpeg")
+	if _, err := demo.Client(testenv.S3(t)).PutObject(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := get(t, g.base+"/img/medium/"+rel) // the HEAD cache still says v1
+	if resp.StatusCode != 200 || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("medium after the replace: %d X-Cache %q", resp.StatusCode, resp.Header.Get("X-Cache"))
+	}
+	if info := probe(t, body); info.Width != 640 || info.Height != 160 {
+		t.Fatalf("medium is %dx%d, want 640x160 (rendered from v2)", info.Width, info.Height)
+	}
+	// No Accept: the format waits on the probe (a JPEG, but alpha would make it PNG).
+	oldKey := variantKey{bucket: demo.Bucket, key: "global/" + rel, etag: old.ETag, spec: "medium", accept: acceptClass(nil)}
+	if v, ok := g.srv.variants.Get(oldKey); ok {
+		t.Errorf("v2's render (ETag %s) is cached under v1's key", v.etag)
+	}
+	waitFor(t, 10*time.Second, "the existence cache to learn v2", func() bool {
+		m, ok := g.srv.heads.cached(demo.Bucket, "global/"+rel)
+		return ok && m.ETag != old.ETag
+	})
+	again, body2 := get(t, g.base+"/img/medium/"+rel)
+	if again.Header.Get("ETag") != resp.Header.Get("ETag") || !bytes.Equal(body, body2) {
+		t.Errorf("the next request: ETag %q, want %q (v2's variant)", again.Header.Get("ETag"), resp.Header.Get("ETag"))
+	}
+}
