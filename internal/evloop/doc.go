@@ -30,5 +30,8 @@
 // full server serving it, which closes it when it shuts down.
 //
 // The loops need Linux (epoll, eventfd); elsewhere New returns
-// ErrUnsupported and the caller serves everything the ordinary way.
+// ErrUnsupported and the caller serves everything the ordinary way. The
+// build tag noevloop leaves them out on Linux too, so `go build -tags
+// noevloop` compiles exactly the files other systems get (loop_other.go
+// instead of loop_linux.go); CI builds, vets and tests that variant.
 package evloop

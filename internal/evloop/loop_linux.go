@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !noevloop
 
 package evloop
 
@@ -33,14 +33,6 @@ type Server struct {
 	bufs     sync.Pool // *[]byte for blocking answers
 
 	handoffs, blocked atomic.Uint64
-}
-
-// Stats counts what the loops did since New.
-type Stats struct {
-	// Handoffs is the number of connections given to the full server.
-	Handoffs uint64
-	// Blocked is the number of requests answered on a goroutine.
-	Blocked uint64
 }
 
 // New starts cfg.Loops event loops for h. Call Serve to feed them, and
@@ -247,7 +239,8 @@ func (l *loop) wait(timeout time.Duration) (n int, err error) {
 	// Under load there is always something ready: the first poll, a raw
 	// system call that does not block and skips the scheduler's
 	// bookkeeping, finds it. (Parking in the runtime's netpoller instead
-	// of blocking in epoll_wait was tried: 5 % fewer GeoIP requests/s.)
+	// of blocking in epoll_wait was tried and was slower on the GeoIP
+	// path: BENCHMARKS.md, route path.)
 	n, err = epollWaitNow(l.ep, l.evs)
 	if n > 0 || (err != nil && err != unix.EINTR) {
 		return n, err
@@ -314,10 +307,9 @@ func (l *loop) run() {
 	// A loop keeps its own thread. Unlocked, a loop that slept in
 	// epoll_wait long enough for the runtime to hand its P to other work
 	// came back on whichever thread was free, and the two loops moved over
-	// three threads, each move a wake-up of another thread. With the client
-	// on the same two cores, at half of peak: p99 0.76–3.79 ms (median
-	// 1.8) locked, 0.84–5.14 ms (median 4.5) unlocked, 6 runs each; peak
-	// throughput unchanged (BENCHMARKS.md).
+	// three threads, each move a wake-up of another thread: a worse p99 at
+	// half of peak, with no gain in peak throughput (BENCHMARKS.md, "Loops
+	// keep their threads").
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.s.loopsWG.Done()

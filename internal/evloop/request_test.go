@@ -381,7 +381,9 @@ func TestArgMatchesFasthttpRandom(t *testing.T) {
 		}
 		a.ParseBytes(q)
 		keys := []string{"", "a", "b", "a b", "%", "%+", "ab", "+"}
-		a.VisitAll(func(k, _ []byte) { keys = append(keys, string(k)) })
+		for k := range a.All() {
+			keys = append(keys, string(k))
+		}
 		r := argRequest(string(q))
 		for _, key := range keys {
 			val, found := r.Arg(buf, key)
@@ -405,7 +407,9 @@ func FuzzArg(f *testing.F) {
 		// Every key fasthttp sees must be found with the same value.
 		var a fasthttp.Args
 		a.Parse(query)
-		a.VisitAll(func(k, _ []byte) { checkArgAgainstFasthttp(t, query, string(k)) })
+		for k := range a.All() {
+			checkArgAgainstFasthttp(t, query, string(k))
+		}
 	})
 }
 

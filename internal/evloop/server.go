@@ -9,8 +9,17 @@ import (
 	"time"
 )
 
-// ErrUnsupported is returned by New where event loops are not available.
-var ErrUnsupported = errors.New("evloop: event loops need linux")
+// ErrUnsupported is returned by New where event loops are not available:
+// on systems other than Linux, and in builds with the noevloop tag.
+var ErrUnsupported = errors.New("evloop: event loops need linux (and a build without the noevloop tag)")
+
+// Stats counts what the loops did since New.
+type Stats struct {
+	// Handoffs is the number of connections given to the full server.
+	Handoffs uint64
+	// Blocked is the number of requests answered on a goroutine.
+	Blocked uint64
+}
 
 // Verdict is a Handler's answer to a request.
 type Verdict int
