@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,8 +68,7 @@ func start() (string, error) {
 	cmd := exec.Command(bin, "--port", addr, "--access", demo.AccessKey, "--secret", demo.SecretKey,
 		"--region", demo.Region, "--keep-alive", "--health", "/health", "posix", dir)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// Die with the test binary (Linux): no server outlives its tests.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithTests()
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
@@ -129,7 +127,7 @@ func NewS3(t testing.TB, addr string, extra ...string) string {
 		"--region", demo.Region, "--keep-alive", "--health", "/health"}, extra...)
 	cmd := exec.Command(bin, append(args, "posix", dir)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithTests()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("testenv: start versitygw: %v", err)
 	}
