@@ -1,11 +1,16 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test build vet clean bench bench-route bench-images
+.PHONY: run test lint build vet clean bench bench-route bench-images
 
 run:
 	bash scripts/run.sh
 
 test:
 	bash scripts/test.sh
+
+# The static checks alone (make test runs them first): gofmt, go vet and
+# staticcheck, with and without the event loops (-tags noevloop).
+lint:
+	bash scripts/lint.sh
 
 build:
 	go build -o bin/edgegate ./cmd/edgegate

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what edgegate needs on Debian 12, skipping what is there:
-# apt packages (libvips for images, wrk for benchmarks), and versitygw,
-# the local S3 server. Safe to run again.
+# apt packages (libvips for images, wrk for benchmarks), versitygw, the
+# local S3 server, and staticcheck for scripts/lint.sh. Safe to run again.
 set -euo pipefail
 VERSITYGW_VERSION=v1.8.0
+# staticcheck 2026.2.2; a release understands the Go versions up to its own
+# (this one Go 1.26): move it with go.mod's go line.
+STATICCHECK_VERSION=v0.8.2
 
 need_apt=()
 for p in libvips-dev pkg-config; do
@@ -20,5 +23,9 @@ gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
 if ! [ -x "$gobin/versitygw" ] || ! go version -m "$gobin/versitygw" 2>/dev/null | grep -qE "^\s+mod\s+github.com/versity/versitygw\s+$VERSITYGW_VERSION"; then
   echo "deps: installing versitygw $VERSITYGW_VERSION (a few minutes the first time)" >&2
   go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi
+if ! [ -x "$gobin/staticcheck" ] || ! go version -m "$gobin/staticcheck" 2>/dev/null | grep -qE "^\s+mod\s+honnef.co/go/tools\s+$STATICCHECK_VERSION\s"; then
+  echo "deps: installing staticcheck $STATICCHECK_VERSION" >&2
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 echo "$gobin/versitygw"

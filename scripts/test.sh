@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# make test: install what is missing, start a private versitygw on a free
-# loopback port with a temp dir, run every test with the race detector,
-# stop the server, and exit non-zero on any failure.
+# make test: install what is missing, run the static checks (scripts/lint.sh,
+# fast, so a format error fails first), start a private versitygw on a free
+# loopback port with a temp dir, run every test with the race detector, run
+# the packages that use the event loops once more in the build without them
+# (-tags noevloop, what systems other than Linux get), stop the server, and
+# exit non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh >/dev/null
+bash scripts/lint.sh
 # Real DB-IP City Lite files (CC BY 4.0) for the GeoIP tests, cached in .data/geoip.
 bash scripts/fetch-geoip.sh .data/geoip >/dev/null
 export EDGEGATE_GEOIP_DIR="$PWD/.data/geoip"
@@ -23,3 +27,8 @@ go test -race -count=1 -timeout 20m "$@" ./...
 # Allocation promises are exact only without the race detector (it makes
 # sync.Pool drop items): run those tests once more without it.
 go test -count=1 -run 'Alloc' ./...
+# Without the event loops, fasthttp serves everything: the same tests must
+# pass (those that need the loops are left out by their build tag).
+noloops=(./gateway/ ./internal/evloop/ ./cmd/...)
+go test -race -count=1 -timeout 20m -tags noevloop "$@" "${noloops[@]}"
+go test -count=1 -run 'Alloc' -tags noevloop "${noloops[@]}"
