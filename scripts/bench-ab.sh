@@ -2,7 +2,7 @@
 # Before/after on the route path, in one sitting: builds edgegate at REV
 # (in a temporary git worktree) and from the working tree, starts both on
 # the demo config against the same S3, and alternates wrk rounds between
-# them (A B A B, so drift hits both) on the `?region=` path and the
+# them (A B B A, so drift and going first hit both) on the `?region=` path and the
 # random-XFF GeoIP path. Prints each round and after/before ratios.
 #   usage: scripts/bench-ab.sh REV [DURATION=10s] [ROUNDS=3]
 # Needs: wrk (installed if missing), the GeoIP files, versitygw.
@@ -52,10 +52,17 @@ run() { # label url round [wrk args...]
 }
 for port in 18180 18181; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:$port/r/map-tiles.zip" >/dev/null; done # warm-up
 for r in $(seq 1 "$rounds"); do
-  run "before query" 'http://127.0.0.1:18180/r/map-tiles.zip?region=egypt-cairo' "$r"
-  run "after query" 'http://127.0.0.1:18181/r/map-tiles.zip?region=egypt-cairo' "$r"
-  run "before geoip" http://127.0.0.1:18180/r/map-tiles.zip "$r" -s "$lua"
-  run "after geoip" http://127.0.0.1:18181/r/map-tiles.zip "$r" -s "$lua"
+  order="before:18180 after:18181"
+  ((r % 2)) || order="after:18181 before:18180" # who goes first alternates too
+  for path in query geoip; do
+    for s in $order; do
+      if [ "$path" = query ]; then
+        run "${s%:*} query" "http://127.0.0.1:${s#*:}/r/map-tiles.zip?region=egypt-cairo" "$r"
+      else
+        run "${s%:*} geoip" "http://127.0.0.1:${s#*:}/r/map-tiles.zip" "$r" -s "$lua"
+      fi
+    done
+  done
 done
 for path in query geoip; do
   awk -v b="${sum[before $path]}" -v a="${sum[after $path]}" -v r="$rounds" -v p="$path" \
