@@ -63,6 +63,9 @@ type Store struct {
 	reloads     uint64
 	failures    uint64
 	lastAttempt string // sha256 of the newest bytes tried, or "err:"+read error
+
+	// watching, set by tests, is called once Watch's watches are in place.
+	watching func()
 }
 
 // NewStore loads and compiles the rules file at path. It fails if the file
@@ -195,11 +198,18 @@ func (s *Store) Status() Status {
 // storms and polls of an unchanged (or unchanged and still invalid) file
 // have no effect.
 func (s *Store) Watch(ctx context.Context) error {
+	first := true
 	return filewatch.Run(ctx, []string{s.path}, filewatch.Config{
 		Debounce:     s.opts.Debounce,
 		PollInterval: s.opts.PollInterval,
 		Logger:       s.log,
-	}, s.reloadIfChanged)
+	}, func() {
+		s.reloadIfChanged()
+		if first && s.watching != nil { // Run's first call: its watches are in place
+			s.watching()
+		}
+		first = false
+	})
 }
 
 func fullHash(data []byte) string {

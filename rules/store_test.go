@@ -57,6 +57,8 @@ func startWatch(t *testing.T, s *Store) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	watching := make(chan struct{})
+	s.watching = func() { close(watching) }
 	go func() { done <- s.Watch(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -64,7 +66,13 @@ func startWatch(t *testing.T, s *Store) {
 			t.Errorf("Watch returned %v", err)
 		}
 	})
-	waitWatching(t, filepath.Dir(s.path))
+	// A change made before the watches are in place would be seen only
+	// by the next poll (these tests poll hourly).
+	select {
+	case <-watching:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not start watching in 5s")
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
