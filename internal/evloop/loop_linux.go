@@ -33,6 +33,7 @@ type Server struct {
 	bufs     sync.Pool // *[]byte for blocking answers
 
 	handoffs, blocked atomic.Uint64
+	open              atomic.Int64 // connections the loops hold (Stats.Open)
 }
 
 // New starts cfg.Loops event loops for h. Call Serve to feed them, and
@@ -65,7 +66,7 @@ func (s *Server) Handoffs() net.Listener { return s.handoff }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load()}
+	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load(), Open: s.open.Load()}
 }
 
 // Serve accepts connections from ln and spreads them over the loops until
@@ -396,6 +397,7 @@ func (l *loop) open(p pendingConn) {
 	}
 	l.conns[p.fd] = c
 	l.nconns++
+	l.s.open.Add(1)
 }
 
 func (l *loop) close(c *conn) {
@@ -406,6 +408,7 @@ func (l *loop) close(c *conn) {
 	unix.Close(c.fd) // also leaves the epoll set: nothing else holds the socket
 	l.conns[c.fd] = nil
 	l.nconns--
+	l.s.open.Add(-1)
 }
 
 func (l *loop) closeAll() {
@@ -623,6 +626,7 @@ func (l *loop) giveAway(c *conn, data []byte) {
 	c.closed = true
 	l.conns[fd] = nil
 	l.nconns--
+	l.s.open.Add(-1)
 	l.s.handoffs.Add(1)
 	l.s.giveWG.Add(1)
 	wt := l.s.cfg.WriteTimeout

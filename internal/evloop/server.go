@@ -13,12 +13,14 @@ import (
 // on systems other than Linux, and in builds with the noevloop tag.
 var ErrUnsupported = errors.New("evloop: event loops need linux (and a build without the noevloop tag)")
 
-// Stats counts what the loops did since New.
+// Stats counts what the loops did since New, and what they hold now.
 type Stats struct {
 	// Handoffs is the number of connections given to the full server.
 	Handoffs uint64
 	// Blocked is the number of requests answered on a goroutine.
 	Blocked uint64
+	// Open is the number of connections the loops hold now.
+	Open int64
 }
 
 // Verdict is a Handler's answer to a request.

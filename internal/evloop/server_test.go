@@ -755,7 +755,7 @@ func TestServerShutdownClosesIdle(t *testing.T) {
 		cs = append(cs, c)
 	}
 	cs = append(cs, dialT(t, ts.addr)) // never sent anything
-	time.Sleep(50 * time.Millisecond)  // the loops own it
+	waitStats(t, ts.Server, "the loops to hold all 5 connections", func(st Stats) bool { return st.Open == 5 })
 	start := time.Now()
 	if err := shutdown(ts.Server, 5*time.Second); err != nil {
 		t.Fatalf("Shutdown = %v", err)
@@ -828,7 +828,7 @@ func TestServerShutdownFinishesBlocking(t *testing.T) {
 	ts := startServer(t, &testHandler{blockDelay: 300 * time.Millisecond}, Config{Loops: 2}, nil)
 	c := dialT(t, ts.addr)
 	c.send(t, get("/block?i=1"))
-	time.Sleep(50 * time.Millisecond)
+	waitStats(t, ts.Server, "the request to go off-loop", func(st Stats) bool { return st.Blocked == 1 })
 	done := make(chan error, 1)
 	go func() { done <- shutdown(ts.Server, 5*time.Second) }()
 	c.expect(t, "GET", "block 1", false)
@@ -976,4 +976,29 @@ func TestServerShutdownWhileConnecting(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitStats polls the loops' counters until cond holds; after 5 s the
+// test fails, saying what it waited for.
+func waitStats(t *testing.T, s *Server, what string, cond func(Stats) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(s.Stats()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5s for %s; stats %+v", what, s.Stats())
+		}
+	}
+}
+
+// Stats.Open counts the connections the loops hold: up on accept, down
+// on close and on a hand-off.
+func TestStatsOpen(t *testing.T) {
+	ts := startServer(t, nil, Config{Loops: 2}, nil)
+	a, b := dialT(t, ts.addr), dialT(t, ts.addr)
+	a.send(t, get("/fast?i=1"))
+	a.expect(t, "GET", "fast 1", false)
+	waitStats(t, ts.Server, "2 open", func(st Stats) bool { return st.Open == 2 })
+	b.Close()
+	waitStats(t, ts.Server, "1 open after a close", func(st Stats) bool { return st.Open == 1 })
+	a.send(t, head("POST /upload?i=2 HTTP/1.1", "Host: x", "Content-Length: 1")+"x") // a body: handed off
+	waitStats(t, ts.Server, "0 open after a hand-off", func(st Stats) bool { return st.Open == 0 && st.Handoffs == 1 })
 }
