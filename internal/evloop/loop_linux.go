@@ -3,12 +3,14 @@
 package evloop
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,7 +73,8 @@ func (s *Server) Stats() Stats {
 
 // Serve accepts connections from ln and spreads them over the loops until
 // ln is closed. A connection the loops cannot own (not TCP) is handed off
-// at once. It returns nil after Shutdown.
+// at once. Each takes a slot in Config.Limits first: one from a peer over
+// its share is closed at once. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	a := ln.Addr()
 	s.handoff.addr.Store(&a)
@@ -97,8 +100,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		if !s.cfg.Limits.Acquire(peerOf(c)) {
+			c.Close()
+			continue
+		}
 		fd, peer, ok := detach(c)
-		if !ok {
+		if !ok { // its slot goes with it, as with every hand-off
 			s.handoffs.Add(1)
 			s.handoff.give(c)
 			continue
@@ -106,6 +113,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.loops[next%len(s.loops)].add(fd, peer)
 		next++
 	}
+}
+
+// peerOf returns c's peer address, or the zero Addr when it is not TCP.
+func peerOf(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // detach takes c's socket out of the Go runtime's poller: it returns a
@@ -204,6 +219,7 @@ type loop struct {
 	exited bool
 
 	inflight  int
+	idle      []*conn // drainIdle's scratch
 	rbuf      []byte
 	evs       []unix.EpollEvent
 	now       int64
@@ -274,6 +290,7 @@ func (l *loop) add(fd int, peer netip.Addr) {
 	defer l.mu.Unlock()
 	if l.exited { // stopped meanwhile: nobody would ever close fd
 		unix.Close(fd)
+		l.s.cfg.Limits.Release(peer)
 		return
 	}
 	l.adds = append(l.adds, pendingConn{fd, peer})
@@ -299,6 +316,7 @@ func (l *loop) exit(force bool) bool {
 	l.exited = true
 	for _, p := range l.adds {
 		unix.Close(p.fd)
+		l.s.cfg.Limits.Release(p.peer)
 	}
 	l.adds = nil
 	return true
@@ -385,11 +403,18 @@ func (l *loop) run() {
 func (l *loop) open(p pendingConn) {
 	if l.stopping {
 		unix.Close(p.fd)
+		l.s.cfg.Limits.Release(p.peer)
+		return
+	}
+	if l.s.cfg.Limits.Over() && l.drainIdle() == 0 {
+		l.s.cfg.Limits.RefusedFull(p.peer)
+		unix.Close(p.fd)
 		return
 	}
 	c := &conn{fd: p.fd, peer: p.peer, last: l.now, events: evRead}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: evRead, Fd: int32(p.fd)}); err != nil {
 		unix.Close(p.fd)
+		l.s.cfg.Limits.Release(p.peer)
 		return
 	}
 	for p.fd >= len(l.conns) {
@@ -409,6 +434,31 @@ func (l *loop) close(c *conn) {
 	l.conns[c.fd] = nil
 	l.nconns--
 	l.s.open.Add(-1)
+	l.s.cfg.Limits.Release(c.peer)
+}
+
+// drainIdle closes the loop's longest-idle connections (no request in
+// progress, nothing to send: new ones that have sent nothing count) to
+// make room for a new one, a batch of drainCount at a time, and returns
+// how many it closed.
+func (l *loop) drainIdle() int {
+	idle := l.idle[:0]
+	for _, c := range l.conns {
+		if c != nil && !c.busy && !c.closing && len(c.in) == 0 && len(c.out) == 0 {
+			idle = append(idle, c)
+		}
+	}
+	n := drainCount(len(idle))
+	if n > 0 {
+		slices.SortFunc(idle, func(a, b *conn) int { return cmp.Compare(a.last, b.last) })
+		for _, c := range idle[:n] {
+			l.close(c)
+		}
+		l.s.cfg.Limits.Evicted(n)
+	}
+	clear(idle)
+	l.idle = idle[:0]
+	return n
 }
 
 func (l *loop) closeAll() {

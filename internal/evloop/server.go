@@ -75,6 +75,12 @@ type Config struct {
 	// MaxHeaderBytes: a request head longer than this is handed off (the
 	// full server then answers it, or refuses it). Default 8 KiB.
 	MaxHeaderBytes int
+	// Limits bounds the open connections (nil: no bound). A new connection
+	// from a peer over its share is closed at once; one over the total
+	// makes the loop it lands on close its longest-idle connections (no
+	// request in progress, nothing to send), or is closed at once when
+	// that loop has none.
+	Limits *Limits
 }
 
 func (c *Config) defaults() {
