@@ -34,6 +34,11 @@ type Config struct {
 	// ReadTimeout and WriteTimeout bound one public request. Default 10s each.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxUnsentBytes bounds, in bytes, the answers an event-loop
+	// connection holds that its client has not read yet: past it the loop
+	// reads and answers none of the connection's pipelined requests until
+	// the client reads. Default 65536 (64 KiB); 4096..67108864.
+	MaxUnsentBytes int `yaml:"max_unsent_bytes"`
 	// EventLoops is the number of epoll event loops that answer /r/ on the
 	// public listener (internal/evloop); other requests, and connections
 	// the loops cannot take, go to fasthttp. 0 (default) = one per CPU;
@@ -81,6 +86,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
+		MaxUnsentBytes:  64 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
@@ -149,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventLoops < -1 || c.EventLoops > 1024 {
 		errs = append(errs, fmt.Errorf("config: event_loops must be -1 (off), 0 (one per CPU) or 1..1024, not %d", c.EventLoops))
+	}
+	if c.MaxUnsentBytes < 4<<10 || c.MaxUnsentBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("config: max_unsent_bytes must be 4096..67108864, not %d", c.MaxUnsentBytes))
 	}
 	if c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
 		errs = append(errs, errors.New("config: shutdown_timeout, read_timeout and write_timeout must be positive"))

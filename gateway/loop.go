@@ -22,6 +22,8 @@ func (s *Server) startLoops() (*evloop.Server, error) {
 		ReadTimeout:  s.cfg.ReadTimeout,
 		WriteTimeout: s.cfg.WriteTimeout,
 		IdleTimeout:  s.public.IdleTimeout,
+		// The pipelined answers a client that does not read may pile up.
+		MaxOutputBytes: s.cfg.MaxUnsentBytes,
 	})
 	if errors.Is(err, evloop.ErrUnsupported) {
 		s.log.Info("event loops unavailable here; fasthttp serves every request")

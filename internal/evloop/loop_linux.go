@@ -34,8 +34,9 @@ type Server struct {
 	giveWG   sync.WaitGroup
 	bufs     sync.Pool // *[]byte for blocking answers
 
-	handoffs, blocked atomic.Uint64
-	open              atomic.Int64 // connections the loops hold (Stats.Open)
+	handoffs, blocked, paused atomic.Uint64
+	open                      atomic.Int64 // connections the loops hold (Stats.Open)
+	outPeak                   atomic.Int64 // Stats.OutPeak
 }
 
 // New starts cfg.Loops event loops for h. Call Serve to feed them, and
@@ -68,7 +69,8 @@ func (s *Server) Handoffs() net.Listener { return s.handoff }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load(), Open: s.open.Load()}
+	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load(), Open: s.open.Load(),
+		Paused: s.paused.Load(), OutPeak: s.outPeak.Load()}
 }
 
 // Serve accepts connections from ln and spreads them over the loops until
@@ -189,6 +191,7 @@ type conn struct {
 	started  int64 // first byte of the partial request in in, unix ns
 	looked   bool  // the first request was peeked at
 	busy     bool  // a blocking answer is being made
+	paused   bool  // in holds requests left for when out is taken
 	closing  bool  // close once out is written
 	closed   bool
 }
@@ -380,6 +383,10 @@ func (l *loop) run() {
 			c := l.conns[fd]
 			if ev.Events&evWrite != 0 {
 				l.flush(c)
+				if c.paused && !c.closed && len(c.out) == 0 {
+					c.paused = false
+					l.process(c, c.in)
+				}
 				if c.closed || ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) == 0 {
 					continue
 				}
@@ -532,6 +539,18 @@ func (l *loop) process(c *conn, data []byte) {
 	max := l.s.cfg.MaxHeaderBytes
 	answered := false
 	for len(data) > 0 && !c.closing {
+		if len(c.out)-c.outOff > l.s.cfg.MaxOutputBytes {
+			// Answer no more until the client takes some: a client that
+			// pipelines and never reads would otherwise pile up answers.
+			if l.flush(c); c.closed {
+				return
+			}
+			if len(c.out)-c.outOff > l.s.cfg.MaxOutputBytes {
+				c.paused = true
+				l.s.paused.Add(1)
+				break
+			}
+		}
 		n, res := parseRequest(&c.req, data, max)
 		if res == parseIncomplete {
 			break
@@ -634,6 +653,11 @@ func (l *loop) flush(c *conn) {
 		l.close(c)
 		return
 	}
+	if pending := int64(len(c.out) - c.outOff); pending > 0 {
+		for peak := l.s.outPeak.Load(); pending > peak && !l.s.outPeak.CompareAndSwap(peak, pending); {
+			peak = l.s.outPeak.Load()
+		}
+	}
 	if c.outOff == len(c.out) {
 		c.out, c.outOff = c.out[:0], 0
 		if cap(c.out) > 64<<10 {
@@ -646,7 +670,7 @@ func (l *loop) flush(c *conn) {
 	}
 	var want uint32
 	switch {
-	case len(c.out) > 0:
+	case len(c.out) > 0 || c.paused:
 		want = evWrite // and read nothing until the client takes it
 	case c.busy:
 		want = 0
@@ -717,7 +741,7 @@ func (l *loop) sweep() {
 		case force:
 			l.close(c)
 		case c.busy:
-		case len(c.out) > 0:
+		case len(c.out) > 0 || c.paused:
 			if l.now-c.last > int64(cfg.WriteTimeout) {
 				l.close(c)
 			} else if l.stopping {

@@ -21,6 +21,12 @@ type Stats struct {
 	Blocked uint64
 	// Open is the number of connections the loops hold now.
 	Open int64
+	// Paused is the number of times a connection stopped being read
+	// because its unsent answers were over Config.MaxOutputBytes.
+	Paused uint64
+	// OutPeak is the most unsent answer bytes one connection has held
+	// after a write (a high-water mark since New).
+	OutPeak int64
 }
 
 // Verdict is a Handler's answer to a request.
@@ -75,6 +81,11 @@ type Config struct {
 	// MaxHeaderBytes: a request head longer than this is handed off (the
 	// full server then answers it, or refuses it). Default 8 KiB.
 	MaxHeaderBytes int
+	// MaxOutputBytes bounds a connection's answers not yet taken by the
+	// client: past it the loop stops reading and parsing the connection's
+	// pipelined requests until the client has taken them. One answer may
+	// go past it. Default 64 KiB.
+	MaxOutputBytes int
 	// Limits bounds the open connections (nil: no bound). A new connection
 	// from a peer over its share is closed at once; one over the total
 	// makes the loop it lands on close its longest-idle connections (no
@@ -98,6 +109,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = 64 << 10
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 //	/fast   on the loop: "fast <i>"
 //	/peer   on the loop: the peer's address
 //	/big    on the loop: bigBody
+//	/pad    on the loop: "pad <i>" and 8 KiB of padding
 //	/block  via ServeBlocking, after blockDelay: "block <i>"
 //	/hang   via ServeBlocking, once hang is closed: "hang"
 //
@@ -77,6 +78,8 @@ func (h *testHandler) Serve(dst []byte, r *Request) ([]byte, Verdict) {
 		return answer(dst, r, []byte(r.Peer.String())), Done
 	case "/big":
 		return answer(dst, r, bigBody), Done
+	case "/pad":
+		return answer(dst, r, append(withArg("pad ", r), bigBody[:8<<10]...)), Done
 	case "/block", "/hang":
 		return dst, Block
 	}
@@ -288,10 +291,10 @@ func TestConfigDefaults(t *testing.T) {
 	var c Config
 	c.defaults()
 	if c.Loops <= 0 || c.ReadTimeout != 10*time.Second || c.WriteTimeout != 10*time.Second ||
-		c.IdleTimeout != time.Minute || c.MaxHeaderBytes != 8<<10 {
+		c.IdleTimeout != time.Minute || c.MaxHeaderBytes != 8<<10 || c.MaxOutputBytes != 64<<10 {
 		t.Errorf("defaults: %+v", c)
 	}
-	c = Config{Loops: 3, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxHeaderBytes: 100}
+	c = Config{Loops: 3, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxHeaderBytes: 100, MaxOutputBytes: 200}
 	want := c
 	c.defaults()
 	if c != want {
