@@ -39,6 +39,18 @@ type Config struct {
 	// reads and answers none of the connection's pipelined requests until
 	// the client reads. Default 65536 (64 KiB); 4096..67108864.
 	MaxUnsentBytes int `yaml:"max_unsent_bytes"`
+	// MaxConnections bounds the public listener's open connections, event
+	// loops and fasthttp together. When it is reached a new connection
+	// closes the longest-idle ones (as nginx drains: an eighth of the idle
+	// connections, 1 to 32 at a time), or is closed at once when none is
+	// idle. 0 (default) = the open-file limit (RLIMIT_NOFILE) less a
+	// reserve of max(128, limit/8) descriptors for S3, the admin listener
+	// and files; a value that leaves less than that reserve is an error.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP bounds the public connections from one client
+	// address (the TCP peer; geo.trusted_proxies are exempt): past it a
+	// new one is closed at once. Default 256; -1 = no limit.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 	// EventLoops is the number of epoll event loops that answer /r/ on the
 	// public listener (internal/evloop); other requests, and connections
 	// the loops cannot take, go to fasthttp. 0 (default) = one per CPU;
@@ -91,6 +103,8 @@ func DefaultConfig() Config {
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000},
+
+		MaxConnectionsPerIP: 256,
 	}
 }
 
@@ -155,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventLoops < -1 || c.EventLoops > 1024 {
 		errs = append(errs, fmt.Errorf("config: event_loops must be -1 (off), 0 (one per CPU) or 1..1024, not %d", c.EventLoops))
+	}
+	if err := c.validateConns(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxUnsentBytes < 4<<10 || c.MaxUnsentBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("config: max_unsent_bytes must be 4096..67108864, not %d", c.MaxUnsentBytes))

@@ -21,6 +21,7 @@
 //	events.go     upload events: POST /events/s3 and the eager-render workers
 //	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
 //	admin.go      the admin listener's handlers
+//	connlimit.go  the public connections' limits (max_connections, per IP) on both transports
 //	metrics.go    Prometheus collectors on the server's own registry
 //	config.go     the config file: decode, defaults, Validate
 //	errors.go     Error: an HTTP status with a public message, as a JSON body

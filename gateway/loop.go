@@ -22,6 +22,7 @@ func (s *Server) startLoops() (*evloop.Server, error) {
 		ReadTimeout:  s.cfg.ReadTimeout,
 		WriteTimeout: s.cfg.WriteTimeout,
 		IdleTimeout:  s.public.IdleTimeout,
+		Limits:       s.conns.lim,
 		// The pipelined answers a client that does not read may pile up.
 		MaxOutputBytes: s.cfg.MaxUnsentBytes,
 	})

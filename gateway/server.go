@@ -44,6 +44,7 @@ type Server struct {
 
 	public *fasthttp.Server
 	admin  *http.Server
+	conns  *connLimit // the public listener's connection limits
 
 	shuttingDown atomic.Bool
 
@@ -63,6 +64,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	maxConns, err := connectionLimit(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
 	s.scratch.New = func() any { return new(scratch) }
 	s.clock = newCoarseClock(2 * time.Millisecond)
@@ -76,6 +81,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, err
 	}
+	s.conns = newConnLimit(maxConns, cfg.MaxConnectionsPerIP, s.ipres.Trusted)
 	s.metrics.registerServer(s)
 	s.public = &fasthttp.Server{
 		Handler:              s.Handler(),
@@ -85,6 +91,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		IdleTimeout:          60 * time.Second,
 		NoDefaultContentType: true,
 		CloseOnShutdown:      true,
+		// connLimit bounds the connections; fasthttp's own bound (503
+		// past Concurrency) must not bite first.
+		Concurrency: maxConns,
+		ConnState:   s.conns.connState,
 	}
 	s.admin = &http.Server{
 		Handler:           s.AdminHandler(),
@@ -212,7 +222,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 		}()
 		go func() { errc <- s.public.Serve(loops.Handoffs()) }()
 	} else {
-		go func() { errc <- s.public.Serve(pub) }()
+		go func() { errc <- s.public.Serve(s.conns.listener(pub)) }()
 	}
 	go func() {
 		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {

@@ -19,7 +19,7 @@ type Limits struct {
 	exempt       func(netip.Addr) bool
 	open         atomic.Int64
 
-	evicted, refusedFull, refusedPeer atomic.Uint64
+	acquired, evicted, refusedFull, refusedPeer atomic.Uint64
 
 	mu    sync.Mutex
 	peers map[netip.Addr]int // open connections by peer; none at 0
@@ -29,6 +29,8 @@ type Limits struct {
 type LimitStats struct {
 	// Open is the number of connections holding a slot now.
 	Open int64
+	// Accepted is the number of connections that kept the slot they took.
+	Accepted uint64
 	// Evicted is the number of idle connections closed to make room for
 	// new ones.
 	Evicted uint64
@@ -66,6 +68,7 @@ func (l *Limits) Acquire(peer netip.Addr) bool {
 		l.mu.Unlock()
 	}
 	l.open.Add(1)
+	l.acquired.Add(1)
 	return true
 }
 
@@ -104,8 +107,9 @@ func (l *Limits) Stats() LimitStats {
 	if l == nil {
 		return LimitStats{}
 	}
-	return LimitStats{Open: l.open.Load(), Evicted: l.evicted.Load(),
-		RefusedFull: l.refusedFull.Load(), RefusedPeer: l.refusedPeer.Load()}
+	full := l.refusedFull.Load()
+	return LimitStats{Open: l.open.Load(), Accepted: l.acquired.Load() - full, Evicted: l.evicted.Load(),
+		RefusedFull: full, RefusedPeer: l.refusedPeer.Load()}
 }
 
 // Evicted counts n idle connections closed to make room.
