@@ -23,6 +23,10 @@ import (
 // process-level tests (signals, exit codes).
 func TestMain(m *testing.M) {
 	if os.Getenv("EDGEGATE_TEST_RUN_MAIN") == "1" {
+		if err := limitOpenFiles(os.Getenv("EDGEGATE_TEST_NOFILE")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		main()
 		return
 	}
