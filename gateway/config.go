@@ -79,8 +79,17 @@ type ExistsConfig struct {
 	TTL time.Duration `yaml:"ttl"`
 	// NegativeTTL keeps a "not found" answer. Default 10s.
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
-	// MaxEntries bounds the cache. Default 100000.
+	// MaxEntries bounds the cache of objects that exist. Default 100000.
 	MaxEntries int `yaml:"max_entries"`
+	// NegativeMaxEntries bounds the separate cache of "not found"
+	// answers, so that requests for random keys evict only each other,
+	// never the objects that exist. Default 20000.
+	NegativeMaxEntries int `yaml:"negative_max_entries"`
+	// MaxWaiting bounds the route requests the event loops run off-loop
+	// (a goroutine each) while their existence checks wait on S3; past it
+	// a request is answered 503 with Retry-After at once. Concurrent S3
+	// requests themselves are bounded by s3.max_concurrent. Default 1024.
+	MaxWaiting int `yaml:"max_waiting"`
 }
 
 // LogConfig selects the log format and level.
@@ -102,7 +111,7 @@ func DefaultConfig() Config {
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
-		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000},
+		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024},
 
 		MaxConnectionsPerIP: 256,
 	}
@@ -189,8 +198,8 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Log.Level))
 	}
-	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 {
-		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl and exists.max_entries must be positive"))
+	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 || c.Exists.NegativeMaxEntries <= 0 || c.Exists.MaxWaiting <= 0 {
+		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl, exists.max_entries, exists.negative_max_entries and exists.max_waiting must be positive"))
 	}
 	if err := c.Images.Config.Validate(); err != nil {
 		errs = append(errs, err)

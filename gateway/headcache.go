@@ -22,6 +22,11 @@ type headFunc func(ctx context.Context, bucket, key string) (store.Meta, error)
 // positive for exists.ttl and negative for exists.negative_ttl, with
 // concurrent misses of one object coalesced into one HEAD.
 //
+// Positive and negative answers live in two LRUs (exists.max_entries and
+// exists.negative_max_entries): a flood of keys that do not exist, which
+// anyone can send, evicts only other negative answers, never the hot set
+// of objects that do.
+//
 // An answer whose time is up is still used, for up to exists.ttl more,
 // while one background HEAD refreshes it (stale-while-revalidate): a hot
 // key never makes requests wait on S3 when its entry expires. Keys may
@@ -29,7 +34,8 @@ type headFunc func(ctx context.Context, bucket, key string) (store.Meta, error)
 //
 // It is safe for concurrent use.
 type headCache struct {
-	entries     *cache.Cache[existKey, store.Meta]
+	entries     *cache.Cache[existKey, store.Meta] // objects that exist
+	missing     *cache.Cache[existKey, store.Meta] // objects that do not
 	ttl, negTTL time.Duration
 	ask         headFunc
 	asked       func() // counts each HEAD sent (a metric)
@@ -45,7 +51,11 @@ func newHeadCache(cfg ExistsConfig, now func() time.Time, ask headFunc, asked fu
 	if err != nil {
 		return nil, err
 	}
-	return &headCache{entries: c, ttl: cfg.TTL, negTTL: cfg.NegativeTTL, ask: ask, asked: asked, log: log}, nil
+	neg, err := cache.New[existKey, store.Meta](cache.Options{MaxEntries: cfg.NegativeMaxEntries, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	return &headCache{entries: c, missing: neg, ttl: cfg.TTL, negTTL: cfg.NegativeTTL, ask: ask, asked: asked, log: log}, nil
 }
 
 // get returns an object's metadata from the cache, or from one coalesced
@@ -54,16 +64,35 @@ func (h *headCache) get(ctx context.Context, bucket, key string) (m store.Meta, 
 	if m, ok := h.cached(bucket, key); ok {
 		return m, true, nil
 	}
-	key = strings.Clone(key)
-	return h.entries.GetOrLoad(ctx, existKey{bucket, key}, func(ctx context.Context) (store.Meta, time.Duration, error) {
-		return h.load(ctx, bucket, key)
+	k := existKey{bucket, strings.Clone(key)}
+	// The flight is keyed in the positive cache, which keeps only objects
+	// that exist (ttl 0 stores nothing and drops a stale positive answer);
+	// a negative answer goes to its own cache.
+	return h.entries.GetOrLoad(ctx, k, func(ctx context.Context) (store.Meta, time.Duration, error) {
+		if m, ok := h.missing.Get(k); ok { // cached while this flight waited to start
+			return m, 0, nil
+		}
+		m, err := h.load(ctx, k.bucket, k.key)
+		if err != nil {
+			return m, 0, err
+		}
+		if !m.Exists {
+			h.missing.Set(k, m, h.negTTL)
+			return m, 0, nil
+		}
+		h.missing.Set(k, m, 0) // drops an older negative answer
+		return m, h.ttl, nil
 	})
 }
 
 // cached is get from memory only, as the event loops need it: ok is false
 // when nothing usable is cached. A stale answer starts its refresh.
 func (h *headCache) cached(bucket, key string) (store.Meta, bool) {
-	m, fresh, ok := h.entries.GetStale(existKey{bucket, key}, h.ttl)
+	k := existKey{bucket, key}
+	m, fresh, ok := h.entries.GetStale(k, h.ttl)
+	if !ok {
+		m, fresh, ok = h.missing.GetStale(k, h.ttl)
+	}
 	if ok && !fresh {
 		h.refresh(bucket, key)
 	}
@@ -73,7 +102,7 @@ func (h *headCache) cached(bucket, key string) (store.Meta, bool) {
 // fetch asks S3 now, whatever is cached, and caches the answer: for
 // callers that know the object just changed (an upload event).
 func (h *headCache) fetch(ctx context.Context, bucket, key string) (store.Meta, error) {
-	m, _, err := h.load(ctx, bucket, key)
+	m, err := h.load(ctx, bucket, key)
 	if err != nil {
 		return m, err
 	}
@@ -85,11 +114,14 @@ func (h *headCache) fetch(ctx context.Context, bucket, key string) (store.Meta, 
 // answer is kept: from fetch, or from a GET that met a newer version
 // than the cached one.
 func (h *headCache) put(bucket, key string, m store.Meta) {
-	ttl := h.negTTL
+	k := existKey{bucket, strings.Clone(key)}
 	if m.Exists {
-		ttl = h.ttl
+		h.missing.Set(k, store.Meta{}, 0) // 0: drop
+		h.entries.Set(k, m, h.ttl)
+		return
 	}
-	h.entries.Set(existKey{bucket, strings.Clone(key)}, m, ttl)
+	h.entries.Set(k, store.Meta{}, 0)
+	h.missing.Set(k, m, h.negTTL)
 }
 
 // refresh re-asks S3 about a stale entry in the background, once per key
@@ -111,17 +143,14 @@ func (h *headCache) refresh(bucket, key string) {
 	}()
 }
 
-// load asks S3 and says how long its answer may be kept.
-func (h *headCache) load(ctx context.Context, bucket, key string) (store.Meta, time.Duration, error) {
+// load asks S3, counting the HEAD.
+func (h *headCache) load(ctx context.Context, bucket, key string) (store.Meta, error) {
 	h.asked()
 	m, err := h.ask(ctx, bucket, key)
 	if err != nil {
-		return store.Meta{}, 0, err
+		return store.Meta{}, err
 	}
-	if m.Exists {
-		return m, h.ttl, nil
-	}
-	return m, h.negTTL, nil
+	return m, nil
 }
 
 // wait blocks until the background refreshes started so far have ended

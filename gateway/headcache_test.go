@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,7 @@ func newTestHeadCache(t *testing.T) (*headCache, *fakeHeads, *manualClock) {
 	clk := &manualClock{}
 	clk.ns.Store(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).UnixNano())
 	var counted atomic.Int64
-	h, err := newHeadCache(ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100},
+	h, err := newHeadCache(ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100, NegativeMaxEntries: 20},
 		clk.Now, f.head, func() { counted.Add(1) }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -215,5 +216,50 @@ func TestHeadCacheClonesKeysThatAliasABuffer(t *testing.T) {
 	copy(buf, "photos/z.jpg") // the request buffer is reused
 	if m, ok := h.cached("b", "photos/a.jpg"); !ok || m.ETag != `"a"` {
 		t.Fatalf("cached(photos/a.jpg) = %+v, %v after its buffer was reused", m, ok)
+	}
+}
+
+func TestHeadCacheMissingKeysDoNotEvictHotObjects(t *testing.T) {
+	ctx := context.Background()
+	h, f, _ := newTestHeadCache(t) // room for 100 answers
+	hot := make([]string, 50)
+	for i := range hot {
+		hot[i] = fmt.Sprintf("hot/%d.jpg", i)
+		f.set("b", hot[i], store.Meta{Exists: true, ETag: `"h"`}, nil)
+		if _, _, err := h.get(ctx, "b", hot[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5000 { // a flood of random keys that do not exist
+		if m, _, err := h.get(ctx, "b", fmt.Sprintf("random/%d", i)); err != nil || m.Exists {
+			t.Fatalf("random key: %+v, %v", m, err)
+		}
+	}
+	for _, k := range hot {
+		if m, ok := h.cached("b", k); !ok || !m.Exists {
+			t.Fatalf("hot object %s was pushed out of the cache by missing keys", k)
+		}
+	}
+	// The newest negative answers are still kept.
+	if m, ok := h.cached("b", "random/4999"); !ok || m.Exists {
+		t.Fatalf("cached(random/4999) = %+v, %v; want a cached negative answer", m, ok)
+	}
+}
+
+func TestHeadCacheAnswerChangesSide(t *testing.T) {
+	ctx := context.Background()
+	h, f, _ := newTestHeadCache(t)
+	if m, _, _ := h.get(ctx, "b", "k"); m.Exists {
+		t.Fatal("a missing object exists")
+	}
+	f.set("b", "k", store.Meta{Exists: true, ETag: `"1"`}, nil)
+	h.put("b", "k", store.Meta{Exists: true, ETag: `"1"`})
+	if m, ok := h.cached("b", "k"); !ok || !m.Exists {
+		t.Fatalf("after an upload cached = %+v, %v; want the object", m, ok)
+	}
+	f.set("b", "k", store.Meta{}, nil)
+	h.put("b", "k", store.Meta{})
+	if m, ok := h.cached("b", "k"); !ok || m.Exists {
+		t.Fatalf("after a delete cached = %+v, %v; want not found", m, ok)
 	}
 }

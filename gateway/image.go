@@ -366,8 +366,12 @@ func renderError(err error) *Error {
 	return storeError(err)
 }
 
-// storeError maps an object-storage failure: 504 on timeouts, else 502.
+// storeError maps an object-storage failure: 503 when it was shed
+// (s3.max_concurrent), 504 on timeouts, else 502.
 func storeError(err error) *Error {
+	if errors.Is(err, store.ErrBusy) {
+		return &Error{Status: errS3Busy.Status, Msg: errS3Busy.Msg, RetryAfter: errS3Busy.RetryAfter, Err: err}
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusGatewayTimeout, Msg: "object storage timed out", Err: err}
 	}

@@ -58,6 +58,7 @@ func (h loopHandler) Serve(dst []byte, r *evloop.Request) ([]byte, evloop.Verdic
 }
 
 func (h loopHandler) ServeBlocking(dst []byte, r *evloop.Request) []byte {
+	defer h.s.offLoop.Add(-1) // taken when Serve said Block
 	dst, _ = h.s.serveLoopRoute(dst, r, false)
 	return dst
 }
@@ -80,7 +81,14 @@ func (s *Server) serveLoopRoute(dst []byte, r *evloop.Request, noWait bool) ([]b
 	}
 	out, blocked := s.route(sc, &in)
 	if blocked {
-		return dst, evloop.Block
+		// Each blocked request costs a goroutine: bounded, shed at once
+		// past exists.max_waiting (S3 calls have their own bound).
+		if s.offLoop.Add(1) <= int64(s.cfg.Exists.MaxWaiting) {
+			return dst, evloop.Block
+		}
+		s.offLoop.Add(-1)
+		s.metrics.offLoopShed.Inc()
+		out = routeOut{status: errTooManyWaiting.Status, err: errTooManyWaiting}
 	}
 	dst = s.appendRouteAnswer(dst, &out, r)
 	s.metrics.observe("route", out.status, time.Since(start))

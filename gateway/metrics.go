@@ -28,6 +28,7 @@ type metrics struct {
 	rulesLoadedAt      prometheus.Gauge
 	geoReloadSuccess   prometheus.Gauge
 	s3Heads            prometheus.Counter
+	offLoopShed        prometheus.Counter // registered by registerServer
 	imageCache         *prometheus.CounterVec
 	imagesRendered     prometheus.Counter
 	variantsStored     prometheus.Counter
@@ -75,6 +76,10 @@ func newMetrics() *metrics {
 		s3Heads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "edgegate_s3_head_requests_total",
 			Help: "HEAD requests sent to S3 for existence checks (cache misses).",
+		}),
+		offLoopShed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgegate_loop_shed_total",
+			Help: "Route requests the event loops answered 503 at once because exists.max_waiting were already waiting off-loop for S3.",
 		}),
 	}
 	m.imageCache = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -183,5 +188,13 @@ func (m *metrics) registerServer(s *Server) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_admission_megapixels_in_use",
 			Help: "Megapixels of images being decoded or resized now."},
 			func() float64 { mp, _ := s.admission.InUse(); return float64(mp) }),
+	)
+	m.reg.MustRegister(m.offLoopShed,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_s3_shed_total",
+			Help: "S3 requests (HEAD, GET, PUT) refused because s3.max_concurrent were in flight for all of s3.queue_wait (answered 503)."},
+			func() float64 { return float64(s.store.Shed()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_s3_requests_in_flight",
+			Help: "S3 requests (HEAD, GET, PUT) in flight now, at most s3.max_concurrent."},
+			func() float64 { return float64(s.store.InFlight()) }),
 	)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/rules"
+	"github.com/edgegate/edgegate/store"
 )
 
 // Region sources reported in answers and explain output.
@@ -100,6 +101,16 @@ var valVaryCDN = []byte("Accept, " + geo.HeaderCloudFrontViewerCountry + ", " + 
 // errWouldBlock is decide's answer when req.noWait is set and an
 // existence check is not cached: the caller asks again where it may wait.
 var errWouldBlock = &Error{Status: http.StatusServiceUnavailable, Msg: "would block"}
+
+// errS3Busy answers a request shed because s3.max_concurrent S3 requests
+// were in flight for all of s3.queue_wait (store.ErrBusy).
+var errS3Busy = &Error{Status: http.StatusServiceUnavailable, RetryAfter: 1,
+	Msg: "object storage is busy; retry shortly"}
+
+// errTooManyWaiting answers a loop request shed because exists.max_waiting
+// requests were already waiting off the event loops for object storage.
+var errTooManyWaiting = &Error{Status: http.StatusServiceUnavailable, RetryAfter: 1,
+	Msg: "too many requests are waiting for object storage; retry shortly"}
 
 // objectKey returns prefix+key. With a buffer, the result aliases it and
 // is valid until the next call or the end of the request.
@@ -266,6 +277,9 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 			tr.Fallback = append(tr.Fallback, ep)
 		}
 		if err != nil {
+			if errors.Is(err, store.ErrBusy) { // shed: s3.max_concurrent requests in flight
+				return d, errS3Busy
+			}
 			s.log.Warn("existence check failed", "bucket", d.Bucket, "key", obj, "err", err)
 			status := http.StatusBadGateway
 			if errors.Is(err, context.DeadlineExceeded) {

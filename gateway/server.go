@@ -52,6 +52,7 @@ type Server struct {
 	clock   *coarseClock
 	date    atomic.Pointer[httpDate]      // the event loops' Date header
 	loops   atomic.Pointer[evloop.Server] // while serving with event loops
+	offLoop atomic.Int64                  // loop requests waiting off-loop (exists.max_waiting)
 
 	// testHookRoute, when set by a test, runs in route before signing.
 	testHookRoute func()

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,7 +53,26 @@ type Config struct {
 	Buckets      map[string]BucketConfig `yaml:"buckets"`
 	// Timeout bounds each S3 call. Default 5s.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxConcurrent bounds the S3 requests (HEAD, GET, PUT) in flight at
+	// once, over all buckets, and the connections to each S3 host. A
+	// request past it waits up to QueueWait for a slot, then fails with
+	// ErrBusy. Ping (readiness) is not counted. Default 128.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// QueueWait is how long a request waits for a free slot before it is
+	// refused with ErrBusy. Default 50ms.
+	QueueWait time.Duration `yaml:"queue_wait"`
 }
+
+// Defaults of the Config fields whose zero value means "the default".
+const (
+	DefaultTimeout       = 5 * time.Second
+	DefaultMaxConcurrent = 128
+	DefaultQueueWait     = 50 * time.Millisecond
+)
+
+// ErrBusy is returned when MaxConcurrent S3 requests are in flight and
+// none ended within QueueWait: the caller should shed load (503).
+var ErrBusy = errors.New("store: too many S3 requests in flight")
 
 // ApplyEnv overlays secrets from the environment.
 func (c *Config) ApplyEnv(getenv func(string) string) {
@@ -83,6 +104,9 @@ func (c Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("store: timeout must not be negative"))
 	}
+	if c.MaxConcurrent < 0 || c.QueueWait < 0 {
+		errs = append(errs, errors.New("store: max_concurrent and queue_wait must not be negative (0: the default)"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -102,6 +126,10 @@ type Store struct {
 	buckets map[string]*Bucket // configured buckets; others use deflt
 	deflt   Bucket
 	timeout time.Duration
+
+	slots     chan struct{} // one per S3 request in flight (MaxConcurrent)
+	queueWait time.Duration
+	shed      atomic.Uint64 // requests refused with ErrBusy
 }
 
 // New resolves credentials and builds clients. It does not contact S3.
@@ -124,14 +152,25 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if ac.Region == "" {
 		ac.Region = "us-east-1"
 	}
+	limit := cfg.MaxConcurrent
+	if limit == 0 {
+		limit = DefaultMaxConcurrent
+	}
 	ac.HTTPClient = &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 64,
+		Proxy: http.ProxyFromEnvironment,
+		// The slots bound requests; this bounds connections (fds) too,
+		// with room for Ping, which takes no slot.
+		MaxConnsPerHost:     limit + 4,
+		MaxIdleConnsPerHost: limit,
 		IdleConnTimeout:     90 * time.Second,
 	}}
-	s := &Store{cfg: cfg, aws: ac, buckets: map[string]*Bucket{}, timeout: cfg.Timeout}
+	s := &Store{cfg: cfg, aws: ac, buckets: map[string]*Bucket{}, timeout: cfg.Timeout,
+		slots: make(chan struct{}, limit), queueWait: cfg.QueueWait}
 	if s.timeout == 0 {
-		s.timeout = 5 * time.Second
+		s.timeout = DefaultTimeout
+	}
+	if s.queueWait == 0 {
+		s.queueWait = DefaultQueueWait
 	}
 	s.deflt = Bucket{Region: ac.Region, Endpoint: cfg.Endpoint, PathStyle: cfg.PathStyle}
 	s.deflt.client = s.newClient(s.deflt)
@@ -186,9 +225,42 @@ func (s *Store) Client(bucket string) *s3.Client {
 // AWS returns the resolved SDK configuration (credentials and region).
 func (s *Store) AWS() aws.Config { return s.aws }
 
+// acquire takes a request slot, waiting up to the queue wait: ErrBusy
+// past it. Each successful acquire must be followed by release.
+func (s *Store) acquire(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(s.queueWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		s.shed.Add(1)
+		return ErrBusy
+	case <-ctx.Done():
+		return fmt.Errorf("store: waiting for a request slot: %w", ctx.Err())
+	}
+}
+
+func (s *Store) release() { <-s.slots }
+
+// Shed returns how many requests were refused with ErrBusy so far.
+func (s *Store) Shed() uint64 { return s.shed.Load() }
+
+// InFlight returns how many S3 requests hold a slot now.
+func (s *Store) InFlight() int { return len(s.slots) }
+
 // Exists reports whether bucket/key exists, with a HEAD request.
 // A 404 is (false, nil); other failures are errors.
 func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer s.release()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
@@ -235,6 +307,10 @@ type Meta struct {
 // Head returns the object's metadata; a missing object is Meta{} and no
 // error.
 func (s *Store) Head(ctx context.Context, bucket, key string) (Meta, error) {
+	if err := s.acquire(ctx); err != nil {
+		return Meta{}, err
+	}
+	defer s.release()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	out, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
@@ -258,6 +334,10 @@ var ErrNotFound = errors.New("store: no such object")
 // body as it streams and stopping as soon as the limit is passed, so an
 // oversized object costs at most maxBytes+1 bytes of transfer.
 func (s *Store) Get(ctx context.Context, bucket, key string, maxBytes int64) ([]byte, Meta, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, Meta{}, err
+	}
+	defer s.release()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	out, err := s.Client(bucket).GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
@@ -287,9 +367,52 @@ func (s *Store) Get(ctx context.Context, bucket, key string, maxBytes int64) ([]
 	return buf.Bytes(), m, nil
 }
 
+// GetRange downloads the first n bytes of an object (all of it when it is
+// shorter) with a ranged GET (Range: bytes=0-{n-1}). The Meta's Size is
+// the whole object's, from Content-Range.
+func (s *Store) GetRange(ctx context.Context, bucket, key string, n int64) ([]byte, Meta, error) {
+	if n < 1 {
+		return nil, Meta{}, fmt.Errorf("store: GET %s/%s: range of %d bytes", bucket, key, n)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, Meta{}, err
+	}
+	defer s.release()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rng := "bytes=0-" + strconv.FormatInt(n-1, 10)
+	out, err := s.Client(bucket).GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, Range: &rng})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, Meta{}, fmt.Errorf("%w: %s/%s", ErrNotFound, bucket, key)
+		}
+		return nil, Meta{}, fmt.Errorf("store: GET %s/%s (%s): %w", bucket, key, rng, err)
+	}
+	defer out.Body.Close()
+	m := Meta{Exists: true, ETag: aws.ToString(out.ETag), Size: aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata}
+	// "bytes 0-65535/31457280": the total follows the slash.
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+			if total, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				m.Size = total
+			}
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(n, max(aws.ToInt64(out.ContentLength), 0))+1))
+	if _, err := buf.ReadFrom(io.LimitReader(out.Body, n)); err != nil {
+		return nil, m, fmt.Errorf("store: GET %s/%s (%s): read body: %w", bucket, key, rng, err)
+	}
+	return buf.Bytes(), m, nil
+}
+
 // Put stores body under bucket/key with a content type and x-amz-meta-*
 // metadata.
 func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string, meta map[string]string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err := s.Client(bucket).PutObject(ctx, &s3.PutObjectInput{
