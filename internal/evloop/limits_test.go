@@ -72,6 +72,28 @@ func TestLimitsFullRefuses(t *testing.T) {
 	}
 }
 
+// A loop with no idle connection passes the new one on to the next
+// loop, which makes room for it.
+func TestLimitsNextLoopMakesRoom(t *testing.T) {
+	h := &testHandler{hang: make(chan struct{}), hanging: make(chan struct{}, 1)}
+	defer close(h.hang)
+	lim := NewLimits(2, 0, nil)
+	ts := startServer(t, h, Config{Loops: 2, Limits: lim}, nil)
+	a := dialT(t, ts.addr) // loop 0, busy
+	a.send(t, get("/hang"))
+	<-h.hanging
+	b := dialT(t, ts.addr) // loop 1, idle
+	b.send(t, get("/fast?i=1"))
+	b.expect(t, "GET", "fast 1", false)
+	c := dialT(t, ts.addr) // loop 0 again: full, nothing idle there
+	c.send(t, get("/fast?i=2"))
+	c.expect(t, "GET", "fast 2", false)
+	b.expectClosed(t)
+	if st := lim.Stats(); st.Evicted != 1 || st.RefusedFull != 0 {
+		t.Errorf("stats %+v, want 1 evicted, none refused", st)
+	}
+}
+
 // Past the per-peer cap a new connection from that address is closed at
 // once; other addresses, and exempt ones, are still served.
 func TestLimitsPerPeer(t *testing.T) {

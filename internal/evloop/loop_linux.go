@@ -55,7 +55,8 @@ func New(h Handler, cfg Config) (*Server, error) {
 		}
 		s.loops = append(s.loops, l)
 	}
-	for _, l := range s.loops {
+	for i, l := range s.loops {
+		l.next = s.loops[(i+1)%len(s.loops)]
 		s.loopsWG.Add(1)
 		go l.run()
 	}
@@ -112,7 +113,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.handoff.give(c)
 			continue
 		}
-		s.loops[next%len(s.loops)].add(fd, peer)
+		s.loops[next%len(s.loops)].add(pendingConn{fd: fd, peer: peer})
 		next++
 	}
 }
@@ -199,6 +200,9 @@ type conn struct {
 type pendingConn struct {
 	fd   int
 	peer netip.Addr
+	// passed is how many loops passed it on, having no idle connection
+	// to close to make room for it.
+	passed int
 }
 
 type completion struct {
@@ -209,6 +213,7 @@ type completion struct {
 
 type loop struct {
 	s      *Server
+	next   *loop // the loop a new connection goes on to when this one is full
 	ep     int
 	efd    int
 	conns  []*conn // by fd
@@ -288,15 +293,15 @@ func (l *loop) wakeLocked() {
 	}
 }
 
-func (l *loop) add(fd int, peer netip.Addr) {
+func (l *loop) add(p pendingConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.exited { // stopped meanwhile: nobody would ever close fd
-		unix.Close(fd)
-		l.s.cfg.Limits.Release(peer)
+		unix.Close(p.fd)
+		l.s.cfg.Limits.Release(p.peer)
 		return
 	}
-	l.adds = append(l.adds, pendingConn{fd, peer})
+	l.adds = append(l.adds, p)
 	l.wakeLocked()
 }
 
@@ -414,6 +419,11 @@ func (l *loop) open(p pendingConn) {
 		return
 	}
 	if l.s.cfg.Limits.Over() && l.drainIdle() == 0 {
+		if p.passed+1 < len(l.s.loops) { // the next loop may have idle ones
+			p.passed++
+			l.next.add(p)
+			return
+		}
 		l.s.cfg.Limits.RefusedFull(p.peer)
 		unix.Close(p.fd)
 		return

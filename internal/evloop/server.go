@@ -89,8 +89,8 @@ type Config struct {
 	// Limits bounds the open connections (nil: no bound). A new connection
 	// from a peer over its share is closed at once; one over the total
 	// makes the loop it lands on close its longest-idle connections (no
-	// request in progress, nothing to send), or is closed at once when
-	// that loop has none.
+	// request in progress, nothing to send), or the next loop when it has
+	// none, and is closed at once when no loop has one.
 	Limits *Limits
 }
 
