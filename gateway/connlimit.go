@@ -80,8 +80,10 @@ type connLimit struct {
 // newConnLimit bounds connections to total, perIP from one address (-1:
 // no limit) unless exempt.
 func newConnLimit(total, perIP int, exempt func(netip.Addr) bool) *connLimit {
-	return &connLimit{lim: evloop.NewLimits(total, max(perIP, 0), exempt), total: total,
+	cl := &connLimit{lim: evloop.NewLimits(total, max(perIP, 0), exempt), total: total,
 		idle: make(map[net.Conn]int64), closing: make(map[net.Conn]struct{})}
+	cl.lim.OnFull = cl.evictIdle // the loops full of busy connections: fasthttp's idle ones go
+	return cl
 }
 
 // connState is fasthttp's ConnState hook. A new connection counts as

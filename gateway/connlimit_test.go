@@ -137,12 +137,48 @@ func TestMaxConnections(t *testing.T) {
 }
 
 // idleConns counts the public connections taken in and not yet closed:
-// the loops' (none of the test's are handed off), or fasthttp's idle ones.
+// the loops', and fasthttp's idle ones.
 func (s *Server) idleConns() int {
-	if s.loops.Load() != nil {
-		return int(s.loopStats().Open)
-	}
 	s.conns.mu.Lock()
 	defer s.conns.mu.Unlock()
-	return len(s.conns.idle)
+	return int(s.loopStats().Open) + len(s.conns.idle)
+}
+
+// With the loops' connections busy or handed off, a new connection makes
+// room by closing fasthttp's longest-idle one (connections the loops
+// handed off and fasthttp keeps alive).
+func TestConnectionLimitClosesHandedOffIdle(t *testing.T) {
+	const total = 4
+	g := startGateway(t, demoRules(t), func(c *Config) {
+		c.EventLoops = 1
+		c.MaxConnections = total
+	})
+	var idle []net.Conn
+	for i := range total {
+		c := dialFrom(t, "127.0.0.2", g.base)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		// Not /r/: handed off to fasthttp, which keeps it alive.
+		io.WriteString(c, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufioReader(c), nil)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatalf("connection %d: fasthttp closes it", i)
+		}
+		idle = append(idle, c)
+		waitFor(t, 5*time.Second, "fasthttp to hold it idle", func() bool { return g.srv.idleConns() == i+1 })
+	}
+	fresh := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := fresh.Get(g.base + "/r/maps/tiles.zip?region=uk-london")
+	if err != nil {
+		t.Fatalf("a new connection with fasthttp's idle ones at the limit: %v", err)
+	}
+	resp.Body.Close()
+	expectClosed(t, idle[0], "fasthttp's longest-idle connection")
+	if st := g.srv.conns.lim.Stats(); st.Evicted < 1 || st.RefusedFull != 0 {
+		t.Errorf("limit stats %+v: want ≥ 1 evicted, none refused", st)
+	}
 }

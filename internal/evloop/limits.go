@@ -15,6 +15,12 @@ import (
 // loops hand off keeps its slot, which the full server gives back with
 // Release when it closes the connection (fasthttp: ConnState StateClosed).
 type Limits struct {
+	// OnFull, when set before the Limits are used, closes idle
+	// connections the loops do not hold (the full server's) to make room
+	// for a new one, and returns how many it closed. The loops call it on
+	// their own thread when none of them has an idle connection to close.
+	OnFull func() int
+
 	max, perPeer int
 	exempt       func(netip.Addr) bool
 	open         atomic.Int64

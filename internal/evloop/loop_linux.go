@@ -227,6 +227,7 @@ type loop struct {
 	exited bool
 
 	inflight  int
+	parses    uint64 // parseRequest calls in process (for tests)
 	idle      []*conn // drainIdle's scratch
 	rbuf      []byte
 	evs       []unix.EpollEvent
@@ -424,9 +425,11 @@ func (l *loop) open(p pendingConn) {
 			l.next.add(p)
 			return
 		}
-		l.s.cfg.Limits.RefusedFull(p.peer)
-		unix.Close(p.fd)
-		return
+		if f := l.s.cfg.Limits.OnFull; f == nil || f() == 0 {
+			l.s.cfg.Limits.RefusedFull(p.peer)
+			unix.Close(p.fd)
+			return
+		}
 	}
 	c := &conn{fd: p.fd, peer: p.peer, last: l.now, events: evRead}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: evRead, Fd: int32(p.fd)}); err != nil {
@@ -561,6 +564,7 @@ func (l *loop) process(c *conn, data []byte) {
 				break
 			}
 		}
+		l.parses++
 		n, res := parseRequest(&c.req, data, max)
 		if res == parseIncomplete {
 			break

@@ -90,7 +90,8 @@ type Config struct {
 	// from a peer over its share is closed at once; one over the total
 	// makes the loop it lands on close its longest-idle connections (no
 	// request in progress, nothing to send), or the next loop when it has
-	// none, and is closed at once when no loop has one.
+	// none, or Limits.OnFull when no loop has one, and is closed at once
+	// when none of them can make room.
 	Limits *Limits
 }
 
