@@ -227,7 +227,6 @@ type loop struct {
 	exited bool
 
 	inflight  int
-	parses    uint64 // parseRequest calls in process (for tests)
 	idle      []*conn // drainIdle's scratch
 	rbuf      []byte
 	evs       []unix.EpollEvent
@@ -564,7 +563,6 @@ func (l *loop) process(c *conn, data []byte) {
 				break
 			}
 		}
-		l.parses++
 		n, res := parseRequest(&c.req, data, max)
 		if res == parseIncomplete {
 			break
