@@ -182,3 +182,30 @@ func TestConnectionLimitClosesHandedOffIdle(t *testing.T) {
 		t.Errorf("limit stats %+v: want ≥ 1 evicted, none refused", st)
 	}
 }
+
+func TestValidateConnectionLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		max, perIP int
+		wantErr    string
+	}{
+		{"defaults", 0, 256, ""},
+		{"set", 1000, 10, ""},
+		{"per IP off", 0, -1, ""},
+		{"negative max", -1, 256, "max_connections"},
+		{"per IP 0", 0, 0, "max_connections_per_ip"},
+		{"per IP below -1", 0, -2, "max_connections_per_ip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxConnections, cfg.MaxConnectionsPerIP = tc.max, tc.perIP
+			err := cfg.validateConns()
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("validateConns() = %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
+	}
+	if cfg := DefaultConfig(); cfg.MaxConnections != 0 || cfg.MaxConnectionsPerIP != 256 {
+		t.Errorf("defaults: max_connections %d, max_connections_per_ip %d; want 0 (from the open-file limit), 256", cfg.MaxConnections, cfg.MaxConnectionsPerIP)
+	}
+}
