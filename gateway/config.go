@@ -109,7 +109,7 @@ func DefaultConfig() Config {
 		WriteTimeout:    10 * time.Second,
 		MaxUnsentBytes:  64 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
-		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour},
+		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024},
 
@@ -203,6 +203,10 @@ func (c Config) Validate() error {
 	}
 	if err := c.Images.Config.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Images.SourceBytesInFlight < 1<<20 || c.Images.FailureCacheEntries <= 0 {
+		errs = append(errs, fmt.Errorf("config: images.source_bytes_in_flight (%d) must be at least 1 MiB and images.failure_cache_entries (%d) positive",
+			c.Images.SourceBytesInFlight, c.Images.FailureCacheEntries))
 	}
 	if c.Images.CacheBytes < 0 || c.Images.MaxAge < 0 {
 		errs = append(errs, errors.New("config: images.cache_bytes and images.max_age must not be negative"))

@@ -18,6 +18,8 @@
 //	headers.go    the few request headers the route core reads, from either transport
 //	key.go        key decoding and validation
 //	image.go      /img/: variants, rendering, write-back
+//	imagesource.go image sources: refused from HEAD or a probe of the first bytes, refusals
+//	              remembered per ETag, one download shared by concurrent variants, a byte budget
 //	events.go     upload events: POST /events/s3 and the eager-render workers
 //	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
 //	admin.go      the admin listener's handlers

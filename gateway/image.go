@@ -34,6 +34,17 @@ type ImagesConfig struct {
 	// preset's folder (thumbnails/, medium/, large/ by default) so that
 	// other gateways serve it without rendering. Default false.
 	StoreVariants bool `yaml:"store_variants"`
+	// SourceBytesInFlight bounds, in bytes, the sources downloaded for
+	// rendering and held until their renders finish, over all requests
+	// (Size from the HEAD, counted in KiB). A source that does not fit
+	// waits like the megapixel admission (max_queue, max_wait), then gets
+	// a 429 with Retry-After. Default 268435456 (256 MiB); at least 1 MiB.
+	SourceBytesInFlight int64 `yaml:"source_bytes_in_flight"`
+	// FailureCacheEntries bounds the remembered refusals (415, 413, 422)
+	// of source versions (bucket, key, ETag): asked again, the same
+	// version is refused without a GET; a new version is tried again.
+	// Default 10000 entries.
+	FailureCacheEntries int `yaml:"failure_cache_entries"`
 }
 
 // Variant metadata written with stored variants.
@@ -104,6 +115,14 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 	}
 	if !src.Exists {
 		writeError(ctx, errorf(http.StatusNotFound, "source image %q not found", truncate(d.ObjectKey, 256)))
+		return
+	}
+	if e := s.refuseFromHEAD(src); e != nil {
+		writeError(ctx, e)
+		return
+	}
+	if e := s.refusedBefore(sourceKey{d.Bucket, d.ObjectKey, src.ETag}); e != nil {
+		writeError(ctx, e)
 		return
 	}
 	vk := variantKey{bucket: d.Bucket, key: d.ObjectKey, etag: src.ETag, spec: ir.spec}
@@ -204,10 +223,19 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 			s.log.Warn("stored variant unreadable; rendering", "key", sk, "err", err)
 		}
 	}
-	data, m, err := s.store.Get(ctx, vk.bucket, vk.key, s.cfg.Images.MaxSourceBytes)
+	// Probed, downloaded once for all the variants rendered from it at
+	// the same time, and held within images.source_bytes_in_flight until
+	// the last render ends (in the libvips goroutine, which may outlive a
+	// timeout).
+	data, m, sourceDone, err := s.acquireSource(ctx, sourceKey{vk.bucket, vk.key, vk.etag}, src)
 	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if sourceDone != nil {
+			sourceDone()
+		}
+	}()
 	// The source changed since its HEAD was cached: the answer describes
 	// the version read (its ETag, the stored copy's source-etag), is not
 	// cached under the old version's key, and the existence cache learns
@@ -219,6 +247,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	}
 	info, err := s.images.Check(data)
 	if err != nil {
+		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, err)
 		return nil, 0, err
 	}
 	f := vk.format
@@ -237,8 +266,11 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		err error
 	}
 	done := make(chan result, 1)
+	processDone := sourceDone
+	sourceDone = nil // the goroutine gives the source back
 	go func() {
 		defer release() // libvips cannot be interrupted: the budget is held until it finishes
+		defer processDone()
 		out, _, err := s.images.Process(data, ir.tr, f)
 		done <- result{out, err}
 	}()
@@ -251,6 +283,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		return nil, 0, errRenderTimeout
 	}
 	if r.err != nil {
+		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, r.err) // libvips cannot read it
 		return nil, 0, r.err
 	}
 	v := &variant{data: r.out, format: f, etag: variantETag(vk)}

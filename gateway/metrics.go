@@ -33,6 +33,9 @@ type metrics struct {
 	imagesRendered     prometheus.Counter
 	variantsStored     prometheus.Counter
 	eventsProcessed    prometheus.Counter
+
+	imageSourceGets     *prometheus.CounterVec // by op: range, full
+	imageSourcesRefused *prometheus.CounterVec // by reason
 }
 
 type obsKey struct {
@@ -89,6 +92,15 @@ func newMetrics() *metrics {
 	m.imagesRendered = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgegate_images_rendered_total", Help: "Variants rendered with libvips.",
 	})
+	m.imageSourceGets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_image_source_gets_total",
+		Help: "S3 GETs of image sources, by op: range (the first bytes, to probe the header), full (the whole object, to render).",
+	}, []string{"op"})
+	m.imageSourcesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_image_sources_refused_total",
+		Help: "Image sources refused before rendering, by reason: type (HEAD's Content-Type), size (HEAD's size over max_source_bytes), probe (the first bytes), cached (an earlier refusal of the same version), budget (source_bytes_in_flight).",
+	}, []string{"reason"})
+	m.reg.MustRegister(m.imageSourceGets, m.imageSourcesRefused)
 	m.variantsStored = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgegate_variants_stored_total", Help: "Variants written back to S3.",
 	})

@@ -38,6 +38,7 @@ type Server struct {
 	images    *resize.Processor
 	admission *resize.Admission
 	variants  *cache.Cache[variantKey, *variant]
+	sources   // image sources being downloaded or used, their budget and refusals
 	writeBacks
 	eventQueue chan eventJob
 	eagerGlobs []*glob.Glob
@@ -148,6 +149,9 @@ func (s *Server) openImages() error {
 		return err
 	}
 	s.admission = s.images.NewAdmission()
+	if err := s.openSources(); err != nil {
+		return err
+	}
 	cacheBytes := cfg.Images.CacheBytes
 	if cacheBytes == 0 {
 		cacheBytes = 1 // every variant is over budget: nothing is kept
