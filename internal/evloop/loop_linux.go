@@ -3,6 +3,7 @@
 package evloop
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -185,6 +186,8 @@ type conn struct {
 	out    []byte // unwritten output from outOff
 	outOff int
 	req    Request
+	// scan is how far the partial request in in was searched.
+	scan headScan
 	// blockLen is the length of the request being answered off the loop.
 	blockLen int
 	events   uint32
@@ -227,6 +230,7 @@ type loop struct {
 	exited bool
 
 	inflight  int
+	parses    uint64  // parseRequest calls in process, for tests
 	idle      []*conn // drainIdle's scratch
 	rbuf      []byte
 	evs       []unix.EpollEvent
@@ -521,7 +525,7 @@ func (l *loop) readable(c *conn) {
 		return
 	}
 	// End of input (or a reset): answer what is owed, then close.
-	c.in = c.in[:0]
+	c.in, c.scan = c.in[:0], headScan{}
 	c.closing = true
 	l.flush(c)
 }
@@ -563,10 +567,17 @@ func (l *loop) process(c *conn, data []byte) {
 				break
 			}
 		}
-		n, res := parseRequest(&c.req, data, max)
-		if res == parseIncomplete {
+		if !c.scan.ready(data, max) { // still no end of the head
+			c.scan.from = len(data)
 			break
 		}
+		l.parses++
+		n, res := parseRequest(&c.req, data, max)
+		if res == parseIncomplete {
+			c.scan = headScan{from: len(data), lf: bytes.IndexByte(data, '\n') >= 0}
+			break
+		}
+		c.scan = headScan{}
 		if res == parseNotOurs {
 			l.giveAway(c, data)
 			return

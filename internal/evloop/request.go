@@ -300,6 +300,32 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 	}
 }
 
+// headScan remembers how far the search for the end of a partial head
+// has got, so that a head arriving in many reads is searched once, not
+// parsed again from its start on every read.
+type headScan struct {
+	from int  // bytes of the partial head already searched
+	lf   bool // a '\n' is among them: the request line is whole
+}
+
+// ready reports whether b (the partial head searched before, with new
+// bytes after it) is worth parsing again: nothing was searched yet, the
+// request line has just become whole (it may be refused at once), the
+// head's end has come (an empty line, or a bare LF the parse refuses), or
+// b is over limit. It searches only the new bytes (and the two before).
+func (h *headScan) ready(b []byte, limit int) bool {
+	if h.from == 0 || h.from > len(b) || len(b) > limit {
+		return true
+	}
+	if !h.lf && bytes.IndexByte(b[h.from:], '\n') >= 0 {
+		return true
+	}
+	back := b[max(h.from-2, 0):]
+	return bytes.Contains(back, crlfEnd) || bytes.Contains(back, lfEnd)
+}
+
+var crlfEnd, lfEnd = []byte("\n\r\n"), []byte("\n\n")
+
 // validTarget reports whether target has no spaces or control characters
 // and every '%' in its path (up to the first '?', '#' included: net/url
 // reads it so) is a valid escape, as net/http demands.
