@@ -26,6 +26,9 @@ type Config struct {
 	// AdminListen is the admin address (health, metrics, debug, reload).
 	// Default 127.0.0.1:9090: loopback only unless you say otherwise.
 	AdminListen string `yaml:"admin_listen"`
+	// Admin: accepted Host names, the token for reload and events, and
+	// the admin listener's timeouts.
+	Admin AdminConfig `yaml:"admin"`
 	// Rules is the rules file path, relative to the config file's directory.
 	Rules string `yaml:"rules"`
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
@@ -103,6 +106,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
 		AdminListen:     "127.0.0.1:9090",
+		Admin:           AdminConfig{ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second},
 		Rules:           "rules.yaml",
 		ShutdownTimeout: 10 * time.Second,
 		ReadTimeout:     10 * time.Second,
@@ -133,6 +137,9 @@ func LoadConfig(path string) (Config, error) {
 	cfg.Images.ApplyEnv(os.LookupEnv)
 	if v := os.Getenv("EDGEGATE_EVENTS_TOKEN"); v != "" {
 		cfg.Events.Token = v
+	}
+	if v := os.Getenv("EDGEGATE_ADMIN_TOKEN"); v != "" {
+		cfg.Admin.Token = v
 	}
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
@@ -169,6 +176,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 		errs = append(errs, fmt.Errorf("config: admin_listen %q: %w", c.AdminListen, err))
+	}
+	if err := c.Admin.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Listen == c.AdminListen {
 		errs = append(errs, fmt.Errorf("config: listen and admin_listen must differ (both %q)", c.Listen))

@@ -2,13 +2,15 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +37,10 @@ type EventsConfig struct {
 	// the megapixels in flight). Default 1.
 	Workers int `yaml:"workers"`
 	// Token, when set, is required as "Authorization: Bearer TOKEN"
-	// (env EDGEGATE_EVENTS_TOKEN overrides).
+	// (admin.token is accepted too; env EDGEGATE_EVENTS_TOKEN overrides).
+	// Unset, events need admin.token when admin_listen is not
+	// loopback-only, and otherwise Content-Type: application/json (which a
+	// web page cannot send cross-origin without a CORS preflight).
 	Token string `yaml:"token"`
 }
 
@@ -80,26 +85,34 @@ type s3Event struct {
 	} `json:"Records"`
 }
 
-// eventsHandler accepts S3 event notifications. Uploads (ObjectCreated:*)
-// matching an eager pattern are queued; everything else, including events
-// for variant keys (which our own write-back causes), is ignored.
+// eventsHandler accepts S3 event notifications for the buckets the rules
+// name. Uploads (ObjectCreated:*) matching an eager pattern are queued;
+// everything else, including events for variant keys (which our own
+// write-back causes), is ignored. Refusals are counted by reason
+// (edgegate_events_refused_total).
 func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
-	if tok := s.cfg.Events.Token; tok != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
-			writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong bearer token", Status: http.StatusUnauthorized})
-			return
-		}
+	if !s.eventAllowed(w, r) {
+		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
 	if err != nil || len(body) > 1<<20 {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "event body unreadable or over 1 MiB", Status: http.StatusBadRequest})
+		s.adminRefuse(w, r, http.StatusBadRequest, "body", "event body unreadable or over 1 MiB")
 		return
 	}
 	var ev s3Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "not an S3 event notification: " + err.Error(), Status: http.StatusBadRequest})
+		s.adminRefuse(w, r, http.StatusBadRequest, "body", "not an S3 event notification: "+err.Error())
 		return
+	}
+	if t := s.rules.Table(); t != nil {
+		buckets := bucketsOf(t)
+		for _, rec := range ev.Records {
+			if !slices.Contains(buckets, rec.S3.Bucket.Name) {
+				s.adminRefuse(w, r, http.StatusForbidden, "bucket",
+					"bucket "+strconv.Quote(truncate(rec.S3.Bucket.Name, 64))+" is not one the rules route to; nothing queued")
+				return
+			}
+		}
 	}
 	var jobs []eventJob
 	ignored := 0
@@ -119,6 +132,7 @@ func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		select {
 		case s.eventQueue <- j:
 		default:
+			s.metrics.eventsRefused.WithLabelValues("queue_full").Inc()
 			w.Header().Set("Retry-After", "1")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{
 				"error": "event queue full; retry", "status": http.StatusServiceUnavailable, "queued": i})
@@ -126,6 +140,32 @@ func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"queued": len(jobs), "ignored": ignored})
+}
+
+// eventAllowed authenticates an event: a bearer token (events.token or
+// admin.token) when one is set or the admin listener is not loopback-only;
+// otherwise Content-Type: application/json. It answers the refusal itself
+// and returns false.
+func (s *Server) eventAllowed(w http.ResponseWriter, r *http.Request) bool {
+	ok, presented := bearer(r, s.cfg.Events.Token, s.cfg.Admin.Token)
+	switch {
+	case ok:
+		return true
+	case presented || s.cfg.Events.Token != "" || (!s.adminLoopback && s.cfg.Admin.Token != ""):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="edgegate-events"`)
+		s.adminRefuse(w, r, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+		return false
+	case !s.adminLoopback:
+		s.adminRefuse(w, r, http.StatusForbidden, "no_token",
+			"the admin listener is not loopback-only and neither events.token nor admin.token is set: events are off")
+		return false
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		s.adminRefuse(w, r, http.StatusUnsupportedMediaType, "content_type",
+			"send Content-Type: application/json, or a bearer token")
+		return false
+	}
+	return true
 }
 
 func (s *Server) eager(key string) bool {

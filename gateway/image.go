@@ -88,8 +88,9 @@ type imageRequest struct {
 
 func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		writeError(ctx, errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16)))
+		e := errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16))
+		e.Allow = "GET, HEAD" // writeError resets the response: a header set before it is lost
+		writeError(ctx, e)
 		return
 	}
 	ir, e := s.parseImageRequest(ctx, path, rest)

@@ -294,3 +294,19 @@ func TestImageSourceReplacedAfterHEAD(t *testing.T) {
 		t.Errorf("the next request: ETag %q, want %q (v2's variant)", again.Header.Get("ETag"), resp.Header.Get("ETag"))
 	}
 }
+
+// A 405 from /img/ names the methods it allows, as /r/ does.
+func TestImageMethodNotAllowedHasAllow(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages())
+	for _, path := range []string{"/img/thumbnail/photos/sample.jpg", "/r/map-tiles.zip"} {
+		req, _ := http.NewRequest(http.MethodPost, g.base+path, strings.NewReader("x"))
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: %d, Allow %q; want 405 with Allow: GET, HEAD", path, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+}

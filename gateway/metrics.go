@@ -33,6 +33,8 @@ type metrics struct {
 	imagesRendered     prometheus.Counter
 	variantsStored     prometheus.Counter
 	eventsProcessed    prometheus.Counter
+	eventsRefused      *prometheus.CounterVec
+	adminRefused       *prometheus.CounterVec
 
 	imageSourceGets     *prometheus.CounterVec // by op: range, full
 	imageSourcesRefused *prometheus.CounterVec // by reason
@@ -108,6 +110,15 @@ func newMetrics() *metrics {
 		Name: "edgegate_upload_events_processed_total",
 		Help: "Queued upload events whose eager renders have finished (rendered, skipped or failed).",
 	})
+	m.eventsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_events_refused_total",
+		Help: "Upload event posts refused, by reason: unauthorized, no_token, content_type, cross_origin, bucket (not one the rules name), body, queue_full.",
+	}, []string{"reason"})
+	m.adminRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_admin_refused_total",
+		Help: "Admin requests refused, by reason: host (not an admin host: DNS rebinding), cross_origin, unauthorized, no_token. Events count in edgegate_events_refused_total.",
+	}, []string{"reason"})
+	m.reg.MustRegister(m.eventsRefused, m.adminRefused)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,

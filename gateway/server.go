@@ -48,6 +48,10 @@ type Server struct {
 	conns  *connLimit // the public listener's connection limits
 
 	shuttingDown atomic.Bool
+	// adminLoopback: admin_listen and the admin listener are loopback-only,
+	// so reload and JSON events may go without a token. Set before the
+	// admin listener serves; read-only after.
+	adminLoopback bool
 
 	scratch sync.Pool // *scratch
 	clock   *coarseClock
@@ -98,9 +102,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Concurrency: maxConns,
 		ConnState:   s.conns.connState,
 	}
+	s.adminLoopback = loopbackOnly(cfg.AdminListen)
 	s.admin = &http.Server{
 		Handler:           s.AdminHandler(),
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.Admin.ReadTimeout,
+		WriteTimeout:      cfg.Admin.WriteTimeout,
+		IdleTimeout:       cfg.Admin.IdleTimeout,
 	}
 	return s, nil
 }
@@ -197,6 +205,13 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) error {
 	s.log.Info("edgegate listening", "public", pub.Addr().String(), "admin", adm.Addr().String(),
 		"rules", s.cfg.Rules, "rules_hash", s.rules.Table().Hash())
+	if a, ok := adm.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		s.adminLoopback = false
+	}
+	if !s.adminLoopback && s.cfg.Admin.Token == "" {
+		s.log.Warn("the admin listener is not loopback-only and admin.token is not set: POST /-/reload and /events/s3 answer 403",
+			"admin", adm.Addr().String())
+	}
 	errc := make(chan error, 3)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
