@@ -51,7 +51,8 @@ func (s *Server) loopStats() evloop.Stats {
 type loopHandler struct{ s *Server }
 
 func (h loopHandler) Serve(dst []byte, r *evloop.Request) ([]byte, evloop.Verdict) {
-	if !bytes.HasPrefix(r.Path, prefixRoute) {
+	if !bytes.HasPrefix(r.Path, prefixRoute) || !r.HasHost() {
+		// Without Host fasthttp answers 400, as HTTP/1.1 requires.
 		return dst, evloop.Handoff
 	}
 	return h.s.serveLoopRoute(dst, r, true)
@@ -167,4 +168,6 @@ type httpDate struct {
 
 // Takes implements evloop.Taker: the loops answer /r/ only, so a
 // connection that starts with anything else goes to fasthttp untouched.
-func (h loopHandler) Takes(r *evloop.Request) bool { return bytes.HasPrefix(r.Path, prefixRoute) }
+func (h loopHandler) Takes(r *evloop.Request) bool {
+	return bytes.HasPrefix(r.Path, prefixRoute) && r.HasHost()
+}

@@ -67,6 +67,10 @@ func TestRouteSameOnLoopsAndFasthttp(t *testing.T) {
 		{"method", "DELETE /r/map-tiles.zip HTTP/1.1\r\n" + host + "\r\n"},
 		{"not found path", "GET /nope HTTP/1.1\r\n" + host + "\r\n"},
 		{"HTTP/1.0 goes to fasthttp", "GET /r/map-tiles.zip?region=uk HTTP/1.0\r\n\r\n"},
+		{"HTTP/1.1 without Host", "GET /r/map-tiles.zip?region=uk HTTP/1.1\r\n\r\n"},
+		{"head of 4.5 KiB", headOf(4608)},
+		{"head at the 8 KiB limit", headOf(8 << 10)},
+		{"head over the 8 KiB limit", headOf(8<<10 + 1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var a, b *http.Response
@@ -114,6 +118,12 @@ func TestRouteSameOnLoopsAndFasthttp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// headOf returns a /r/ request whose head is n bytes long.
+func headOf(n int) string {
+	const start, end = "GET /r/map-tiles.zip?region=uk HTTP/1.1\r\nHost: edge.test\r\nX-Pad: ", "\r\n\r\n"
+	return start + strings.Repeat("p", n-len(start)-len(end)) + end
 }
 
 // Pipelined requests on one keep-alive connection are answered in order,

@@ -96,7 +96,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		WriteTimeout:         cfg.WriteTimeout,
 		IdleTimeout:          60 * time.Second,
 		NoDefaultContentType: true,
-		CloseOnShutdown:      true,
+		// The event loops' head limit (evloop.Config.MaxHeaderBytes): a
+		// head of up to 8 KiB is answered, a longer one gets 431, on both.
+		ReadBufferSize:  8 << 10,
+		CloseOnShutdown: true,
 		// connLimit bounds the connections; fasthttp's own bound (503
 		// past Concurrency) must not bite first.
 		Concurrency: maxConns,

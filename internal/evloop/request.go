@@ -32,7 +32,12 @@ type Request struct {
 
 	hdrs [MaxHeaders]header
 	nh   int
+	host bool
 }
+
+// HasHost reports whether the request has a Host header line, which
+// HTTP/1.1 requires (RFC 9112, section 3.2).
+func (r *Request) HasHost() bool { return r.host }
 
 // NumHeaders is the number of header lines.
 func (r *Request) NumHeaders() int { return r.nh }
@@ -251,6 +256,7 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 			if pos > maxHead {
 				return 0, parseNotOurs
 			}
+			r.host = host
 			return pos, parseOK
 		}
 		if line[0] == ' ' || line[0] == '\t' { // obsolete line folding
