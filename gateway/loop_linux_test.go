@@ -71,6 +71,8 @@ func TestRouteSameOnLoopsAndFasthttp(t *testing.T) {
 		{"head of 4.5 KiB", headOf(4608)},
 		{"head at the 8 KiB limit", headOf(8 << 10)},
 		{"head over the 8 KiB limit", headOf(8<<10 + 1)},
+		{"absolute-form target", "GET http://edge.test/r/map-tiles.zip?region=uk HTTP/1.1\r\n" + host + "\r\n"},
+		{"absolute-form target, https", "GET https://edge.test/r/map-tiles.zip?region=uk HTTP/1.1\r\n" + host + "\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var a, b *http.Response
@@ -117,6 +119,23 @@ func TestRouteSameOnLoopsAndFasthttp(t *testing.T) {
 				t.Errorf("closes the connection: loops %v, fasthttp %v", a.Close, b.Close)
 			}
 		})
+	}
+}
+
+// Absolute-form targets are accepted (RFC 9112, section 3.2.2) and routed
+// on their path, on both transports.
+func TestAbsoluteFormRouted(t *testing.T) {
+	rules := demoRules(t)
+	loops := startGateway(t, rules, withGeo(t))
+	plain := startGateway(t, rules, withGeo(t), func(c *Config) { c.EventLoops = -1 })
+	for _, target := range []string{"http://edge.test/r/map-tiles.zip?region=uk", "HTTPS://edge.test:443/r/map-tiles.zip?region=uk"} {
+		req := "GET " + target + " HTTP/1.1\r\nHost: edge.test\r\n\r\n"
+		for _, g := range []*testGateway{loops, plain} {
+			resp, body := rawExchange(t, g.base, req)
+			if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/map-tiles.zip?") {
+				t.Errorf("%s: %d %q (%s)", target, resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+		}
 	}
 }
 

@@ -49,9 +49,33 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	}
 }
 
+// originForm returns an absolute-form target's path and query
+// ("http://host/r/k?x" -> "/r/k?x"), which RFC 9112 has servers accept
+// and route on; any other target as it is.
+func originForm(uri []byte) []byte {
+	if len(uri) == 0 || uri[0] == '/' {
+		return uri
+	}
+	i := bytes.Index(uri, schemeSep)
+	if i < 0 || !(bytes.EqualFold(uri[:i], strHTTP) || bytes.EqualFold(uri[:i], strHTTPS)) {
+		return uri
+	}
+	rest := uri[i+len(schemeSep):]
+	if j := bytes.IndexAny(rest, "/?#"); j >= 0 {
+		if rest[j] == '/' {
+			return rest[j:]
+		}
+		return append([]byte("/"), rest[j:]...)
+	}
+	return []byte("/")
+}
+
+var schemeSep, strHTTP, strHTTPS = []byte("://"), []byte("http"), []byte("https")
+
 // rawPath returns the request-target's path exactly as sent, without the
 // query: fasthttp's parsed Path() is normalised ("a/../b" -> "b").
 func rawPath(uri []byte) []byte {
+	uri = originForm(uri)
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
