@@ -101,11 +101,18 @@ func (r *IPResolver) Trusted(ip netip.Addr) bool {
 // The peer is the client unless it is a trusted proxy. Then, by default,
 // X-Forwarded-For is walked right to left and the first address that is not
 // trusted is the client (nginx's real_ip_recursive on); if every address is
-// trusted the leftmost valid one is. With ClientIPHeader set to a
-// single-value header, that header's address is used instead. Entries may
-// carry ports ("1.2.3.4:80", "[2001:db8::1]:80"); malformed entries are
-// skipped. When the headers yield nothing usable, the peer is the client.
-// IPv4-mapped IPv6 addresses are unmapped and zones dropped.
+// trusted the leftmost one is. An entry that is not an address ("unknown",
+// "1.2.3.4:http", "01.2.3.4") ends the walk, as in nginx: the hop that
+// wrote it is trusted but did not know its client, and everything left of
+// it came from parties nobody vouches for, so the client is the last
+// address reached (a trusted hop), or the peer when the rightmost entry is
+// the bad one. Empty list elements are skipped (RFC 9110 section 5.6.1).
+// The value is the whole field: a request with several X-Forwarded-For
+// lines must be given them joined in order with ", " (RFC 9110 section
+// 5.3). With ClientIPHeader set to a single-value header, that header's
+// address is used instead. Entries may carry ports ("1.2.3.4:80",
+// "[2001:db8::1]:80"). When the headers yield nothing usable, the peer is
+// the client. IPv4-mapped IPv6 addresses are unmapped and zones dropped.
 //
 // ClientIP does not allocate and does not retain h or its bytes.
 func (r *IPResolver) ClientIP(peer netip.Addr, h Headers) (netip.Addr, IPSource) {
@@ -127,20 +134,25 @@ func (r *IPResolver) ClientIP(peer netip.Addr, h Headers) (netip.Addr, IPSource)
 }
 
 // walkXFF returns the rightmost untrusted address in an X-Forwarded-For
-// value, else the leftmost valid one.
+// value, walking no further left than its first (from the right)
+// unparsable entry; else the last (leftmost) trusted address it reached.
 func (r *IPResolver) walkXFF(v []byte) (netip.Addr, bool) {
-	var leftmost netip.Addr
+	var last netip.Addr
 	for end := len(v); end > 0; {
 		start := bytes.LastIndexByte(v[:end], ',') // -1 for the leftmost entry
-		a, ok := parseHostPort(v[start+1:end], false)
+		e := v[start+1 : end]
 		end = start
+		if len(trimOWS(e)) == 0 {
+			continue // an empty list element
+		}
+		a, ok := parseHostPort(e, false)
 		if !ok {
-			continue
+			break // written by a hop that is not trusted to name the client
 		}
 		if !r.trusted.contains(a) {
 			return a, true
 		}
-		leftmost = a
+		last = a
 	}
-	return leftmost, leftmost.IsValid()
+	return last, last.IsValid()
 }

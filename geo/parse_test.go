@@ -78,7 +78,7 @@ func FuzzParseAddr(f *testing.F) {
 // return the peer unless the header yielded an address, and any address it
 // takes from the header must appear in it.
 func FuzzClientIP(f *testing.F) {
-	for _, s := range []string{"", "1.2.3.4", "6.6.6.6, 1.2.3.4, 10.0.0.1", "[2001:db8::1]:80", ", ,", "\"1.2.3.4\"", "1.2.3.4:99999", "[::ffff:1.2.3.4]", "2001:db8::1:443", "::ffff:10.0.0.1,", "::ffff:0:0"} {
+	for _, s := range []string{"", "1.2.3.4", "6.6.6.6, 1.2.3.4, 10.0.0.1", "[2001:db8::1]:80", ", ,", "\"1.2.3.4\"", "1.2.3.4:99999", "[::ffff:1.2.3.4]", "2001:db8::1:443", "::ffff:10.0.0.1,", "::ffff:0:0", "1.2.3.4, junk, 10.0.0.1", "1.2.3.4,,10.0.0.1"} {
 		f.Add(s)
 	}
 	xff := mustResolver(f, Config{TrustedProxies: []string{"10.0.0.0/8"}})
@@ -101,6 +101,27 @@ func FuzzClientIP(f *testing.F) {
 			if got.Is4() && !strings.Contains(strings.ToLower(v), "ffff") && !strings.Contains(v, got.String()) {
 				t.Fatalf("ClientIP(%q) = %v, which is not in the header", v, got)
 			}
+		}
+		// The walk against a plain reference: right to left, empty
+		// elements skipped, the first unparsable entry ends it.
+		want, wantOK := peer, false
+		entries := strings.Split(v, ",")
+		for i := len(entries) - 1; i >= 0; i-- {
+			if len(trimOWS([]byte(entries[i]))) == 0 {
+				continue
+			}
+			a, ok := parseHostPort([]byte(entries[i]), false)
+			if !ok {
+				break
+			}
+			want, wantOK = a, true
+			if !xff.Trusted(a) {
+				break
+			}
+		}
+		got, src := xff.ClientIP(peer, hdr(HeaderXForwardedFor, v))
+		if got != want || (src == IPFromXFF) != wantOK {
+			t.Fatalf("X-Forwarded-For %q: ClientIP = %v, %v; want %v (from header: %v)", v, got, src, want, wantOK)
 		}
 	})
 }
