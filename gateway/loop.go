@@ -25,6 +25,7 @@ func (s *Server) startLoops() (*evloop.Server, error) {
 		Limits:       s.conns.lim,
 		// The pipelined answers a client that does not read may pile up.
 		MaxOutputBytes: s.cfg.MaxUnsentBytes,
+		BadRequest:     notHTTPAnswer(),
 	})
 	if errors.Is(err, evloop.ErrUnsupported) {
 		s.log.Info("event loops unavailable here; fasthttp serves every request")
@@ -35,6 +36,15 @@ func (s *Server) startLoops() (*evloop.Server, error) {
 	}
 	s.loops.Store(loops)
 	return loops, nil
+}
+
+// notHTTPAnswer is the loops' answer to bytes that cannot start an HTTP
+// request (a TLS handshake on the plain port, binary garbage), after which
+// they close the connection.
+func notHTTPAnswer() string {
+	body := errorJSON(errorf(http.StatusBadRequest, "not an HTTP/1.1 request"))
+	return "HTTP/1.1 400 Bad Request\r\nServer: edgegate\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n" +
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
 }
 
 // loopStats reads the event loops' counters (zero without loops).

@@ -139,6 +139,37 @@ func TestAbsoluteFormRouted(t *testing.T) {
 	}
 }
 
+// Bytes that cannot start an HTTP request get a JSON 400 and a close at
+// once on the loops, not a wait for read_timeout.
+func TestLoopNotHTTPRefusedAtOnce(t *testing.T) {
+	g := startGateway(t, demoRules(t), withGeo(t))
+	for _, in := range []string{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "\x00\x01binary"} {
+		u, _ := url.Parse(g.base)
+		c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second)) // read_timeout is 10s
+		if _, err := io.WriteString(c, in); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 400 || !resp.Close || resp.Header.Get("Content-Type") != "application/json" ||
+			!strings.Contains(string(body), `"status":400`) {
+			t.Errorf("%q: %d %q %q (close %v)", in, resp.StatusCode, resp.Header.Get("Content-Type"), body, resp.Close)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%q: after the answer: %v, want EOF", in, err)
+		}
+	}
+}
+
 // headOf returns a /r/ request whose head is n bytes long.
 func headOf(n int) string {
 	const start, end = "GET /r/map-tiles.zip?region=uk HTTP/1.1\r\nHost: edge.test\r\nX-Pad: ", "\r\n\r\n"

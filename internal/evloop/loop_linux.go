@@ -577,6 +577,11 @@ func (l *loop) process(c *conn, data []byte) {
 			c.scan = headScan{from: len(data), lf: bytes.IndexByte(data, '\n') >= 0}
 			break
 		}
+		if res == parseBad { // not HTTP: say so and close, at once
+			c.out = append(c.out, l.s.cfg.BadRequest...)
+			c.closing = true
+			break
+		}
 		c.scan = headScan{}
 		if res == parseNotOurs {
 			l.giveAway(c, data)

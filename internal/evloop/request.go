@@ -170,6 +170,7 @@ const (
 	parseIncomplete parseResult = iota // need more bytes
 	parseOK                            // a whole request
 	parseNotOurs                       // valid or not, the loop does not take it: hand off
+	parseBad                           // cannot start a request (TLS, binary): refuse and close
 )
 
 // tchar is RFC 9110's token alphabet.
@@ -206,6 +207,16 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 	// (a bare LF is not ours), and the first empty line ends the head.
 	if len(b) > maxHead {
 		b = b[:maxHead+1] // whatever is past the limit cannot make it ours
+	}
+	if len(b) > 0 && b[0] != '\r' && b[0] != '\n' { // (empty lines before a request are the full server's)
+		for _, c := range b { // the method, up to the first space
+			if c == ' ' {
+				break
+			}
+			if c < ' ' || c >= 0x7f { // a control or non-ASCII byte: binary
+				return 0, parseBad
+			}
+		}
 	}
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {

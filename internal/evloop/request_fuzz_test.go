@@ -38,6 +38,11 @@ func FuzzParseRequest(f *testing.F) {
 			return
 		case parseNotOurs:
 			return
+		case parseBad:
+			if !binaryMethod(in) {
+				t.Fatalf("refused as not HTTP, yet it starts with a method: %q", in)
+			}
+			return
 		case parseOK:
 		default:
 			t.Fatalf("result %d", res)
@@ -109,4 +114,22 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// binaryMethod reports whether in's bytes before its first space (all of
+// them without one) hold a control or non-ASCII byte, in not starting with
+// an empty line.
+func binaryMethod(in []byte) bool {
+	if len(in) == 0 || in[0] == '\r' || in[0] == '\n' {
+		return false
+	}
+	for _, c := range in {
+		if c == ' ' {
+			return false
+		}
+		if c < ' ' || c >= 0x7f {
+			return true
+		}
+	}
+	return false
 }

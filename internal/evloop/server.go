@@ -86,6 +86,11 @@ type Config struct {
 	// pipelined requests until the client has taken them. One answer may
 	// go past it. Default 64 KiB.
 	MaxOutputBytes int
+	// BadRequest is the whole answer (status line, headers, body) written
+	// before closing a connection whose next bytes cannot start an HTTP
+	// request (a TLS handshake on the plain port, binary garbage): it is
+	// refused at once, not after ReadTimeout. Default a bodiless 400.
+	BadRequest string
 	// Limits bounds the open connections (nil: no bound). A new connection
 	// from a peer over its share is closed at once; one over the total
 	// makes the loop it lands on close its longest-idle connections (no
@@ -113,6 +118,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxOutputBytes <= 0 {
 		c.MaxOutputBytes = 64 << 10
+	}
+	if len(c.BadRequest) == 0 {
+		c.BadRequest = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 	}
 }
 

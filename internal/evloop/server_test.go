@@ -294,7 +294,7 @@ func TestConfigDefaults(t *testing.T) {
 		c.IdleTimeout != time.Minute || c.MaxHeaderBytes != 8<<10 || c.MaxOutputBytes != 64<<10 {
 		t.Errorf("defaults: %+v", c)
 	}
-	c = Config{Loops: 3, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxHeaderBytes: 100, MaxOutputBytes: 200}
+	c = Config{Loops: 3, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, MaxHeaderBytes: 100, MaxOutputBytes: 200, BadRequest: "x"}
 	want := c
 	c.defaults()
 	if c != want {
