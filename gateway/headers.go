@@ -24,13 +24,29 @@ var (
 
 // reqHeaders reads the request headers the route path needs in one pass
 // over the parsed headers, instead of one normalising lookup per name. It
-// implements geo.Headers. For a repeated header the last line wins: that
-// is the one the nearest proxy wrote. Names match ASCII case-insensitively,
+// implements geo.Headers, and it is the one reader of these headers for
+// /r/ (either transport) and /img/, so that one request gets one region.
+// Several X-Forwarded-For lines are one list (RFC 9110 section 5.3): they
+// are joined in order with ", ", as nginx's $proxy_add_x_forwarded_for and
+// net/http do. Of any other repeated header the last line wins: that is
+// the one the nearest proxy wrote. Names match ASCII case-insensitively,
 // so it reads fasthttp's normalised names and raw event-loop names alike.
+// Not safe for concurrent use; one per request (pooled in scratch).
 type reqHeaders struct {
 	src                                                 headerPeeker
 	xff, cfConnecting, cfViewerAddr, xRealIP            []byte
 	cfvCountry, cfvRegion, cfvCity, cfIPCountry, accept []byte
+	nxff                                                int
+	xffBuf                                              []byte // joined X-Forwarded-For lines; kept across requests
+}
+
+// reset forgets the request (keeping the join buffer) and reads src next.
+func (r *reqHeaders) reset(src headerPeeker) {
+	buf := r.xffBuf[:0]
+	if cap(buf) > 8<<10 {
+		buf = nil
+	}
+	*r = reqHeaders{src: src, xffBuf: buf}
 }
 
 // headerPeeker looks up any other header: *fasthttp.RequestHeader, or the
@@ -38,7 +54,7 @@ type reqHeaders struct {
 type headerPeeker interface{ Peek(key string) []byte }
 
 func (r *reqHeaders) load(h *fasthttp.RequestHeader) {
-	*r = reqHeaders{src: h}
+	r.reset(h)
 	for k, v := range h.All() {
 		r.see(k, v)
 	}
@@ -46,7 +62,7 @@ func (r *reqHeaders) load(h *fasthttp.RequestHeader) {
 
 // loadLoop reads an event-loop request's headers.
 func (r *reqHeaders) loadLoop(req *evloop.Request) {
-	*r = reqHeaders{src: loopPeeker{req}}
+	r.reset(loopPeeker{req})
 	for i := range req.NumHeaders() {
 		r.see(req.HeaderAt(i))
 	}
@@ -61,7 +77,7 @@ func (r *reqHeaders) see(k, v []byte) {
 	switch len(k) {
 	case len(hdrXFF): // 15; no other name we want has 15 bytes
 		if bytes.EqualFold(k, hdrXFF) {
-			r.xff = v
+			r.addXFF(v)
 		}
 	case len(hdrCFConnecting):
 		if bytes.EqualFold(k, hdrCFConnecting) {
@@ -94,6 +110,21 @@ func (r *reqHeaders) see(k, v []byte) {
 			r.accept = v
 		}
 	}
+}
+
+// addXFF appends one X-Forwarded-For line to the list; only a second line
+// copies (into xffBuf, reused, so the route path stays allocation-free).
+func (r *reqHeaders) addXFF(v []byte) {
+	r.nxff++
+	switch r.nxff {
+	case 1:
+		r.xff = v
+		return
+	case 2:
+		r.xffBuf = append(r.xffBuf[:0], r.xff...)
+	}
+	r.xffBuf = append(append(r.xffBuf, ", "...), v...)
+	r.xff = r.xffBuf
 }
 
 // Peek implements geo.Headers.

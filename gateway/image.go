@@ -100,7 +100,13 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 	}
 	bg := context.Background() // see serveRoute: not ctx, which shutdown cancels
 	t := s.rules.Table()
-	req := request{key: ir.key, headers: &ctx.Request.Header, peer: peerAddr(ctx)}
+	// The route core's header reader, so that /img/ and /r/ read repeated
+	// headers alike and one client gets one region on both.
+	sc := s.scratch.Get().(*scratch)
+	defer s.scratch.Put(sc)
+	sc.hdrs.load(&ctx.Request.Header)
+	defer sc.hdrs.reset(nil)
+	req := request{key: ir.key, headers: &sc.hdrs, peer: peerAddr(ctx)}
 	if args := ctx.QueryArgs(); args.HasBytes(strRegion) {
 		req.region = append([]byte{}, args.PeekBytes(strRegion)...)
 	}

@@ -79,7 +79,7 @@ func (s *Server) serveLoopRoute(dst []byte, r *evloop.Request, noWait bool) ([]b
 	sc := s.scratch.Get().(*scratch)
 	defer s.scratch.Put(sc)
 	sc.hdrs.loadLoop(r)
-	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
+	defer sc.hdrs.reset(nil) // keep no request memory in the pool (a copy in the join buffer is ours)
 	in := routeIn{method: r.Method, rawKey: r.Path[len(prefixRoute):], peer: r.Peer, noWait: noWait}
 	var found bool
 	sc.format, _ = r.Arg(sc.format, "format")

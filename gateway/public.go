@@ -91,7 +91,7 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	sc := s.scratch.Get().(*scratch)
 	defer s.scratch.Put(sc)
 	sc.hdrs.load(&ctx.Request.Header)
-	defer func() { sc.hdrs = reqHeaders{} }() // keep no request memory in the pool
+	defer sc.hdrs.reset(nil) // keep no request memory in the pool (a copy in the join buffer is ours)
 	args := ctx.QueryArgs()
 	in := routeIn{method: ctx.Method(), rawKey: rawKey, peer: peerAddr(ctx),
 		wantJSON: bytes.Equal(args.PeekBytes(strFormat), strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)}
