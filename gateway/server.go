@@ -101,8 +101,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		ReadBufferSize:  8 << 10,
 		CloseOnShutdown: true,
 		// connLimit bounds the connections; fasthttp's own bound (503
-		// past Concurrency) must not bite first.
-		Concurrency: maxConns,
+		// past Concurrency) must not bite first. fasthttp counts a
+		// connection until its goroutine ends, which can be after
+		// connLimit closed it (evicted as idle) and admitted another: at
+		// most maxConns such, so twice the limit never bites.
+		Concurrency: 2 * maxConns,
 		ConnState:   s.conns.connState,
 	}
 	s.adminLoopback = loopbackOnly(cfg.AdminListen)
