@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -14,7 +15,7 @@ import (
 	"github.com/edgegate/edgegate/store"
 )
 
-// probeBytes is how much of a source a ranged GET reads to probe its
+// probeBytes is how much of a source is read to probe its
 // header before the whole object is downloaded.
 const probeBytes = 64 << 10
 
@@ -146,46 +147,55 @@ func (s *Server) releaseSource(sk sourceKey, src *source) {
 	}
 }
 
-// loadSource probes the first bytes with a ranged GET (unless the whole
-// object is that small), then takes budget for the whole object and
-// downloads it. Refusals are remembered before it returns, so a request
-// that misses this download finds them.
+// loadSource downloads a source with one GET, deciding from its first
+// bytes whether to read the rest: a header that says it cannot be
+// rendered stops the transfer after probeBytes, before any budget is
+// taken; otherwise budget for the whole object is taken and the rest is
+// read. (A ranged GET before the full one cost a second request per render,
+// 12% of resize throughput: BENCHMARKS.md.) Refusals are remembered before
+// it returns, so a request that misses this download finds them.
 func (s *Server) loadSource(ctx context.Context, sk sourceKey, head store.Meta) ([]byte, store.Meta, func(), error) {
-	size := head.Size
-	if size > probeBytes {
-		s.metrics.imageSourceGets.WithLabelValues("range").Inc()
-		first, m, err := s.store.GetRange(ctx, sk.bucket, sk.key, probeBytes)
-		if err != nil {
-			return nil, m, nil, err
-		}
-		if m.Size > s.cfg.Images.MaxSourceBytes {
-			err = fmt.Errorf("gateway: %w: %d bytes, over %d", store.ErrTooLarge, m.Size, s.cfg.Images.MaxSourceBytes)
-		} else if _, perr := s.images.Check(first); perr != nil && (int64(len(first)) >= m.Size ||
-			errors.Is(perr, resize.ErrUnsupported) || errors.Is(perr, resize.ErrTooLarge)) {
-			// A truncated header may go on past the first bytes: only the
-			// whole object can say it is corrupt.
-			err = perr
-		}
-		if err != nil {
-			s.metrics.imageSourcesRefused.WithLabelValues("probe").Inc()
-			s.rememberRefusal(sourceKey{sk.bucket, sk.key, m.ETag}, err)
-			return nil, m, nil, err
-		}
-		size = m.Size
+	obj, err := s.store.Open(ctx, sk.bucket, sk.key)
+	if err != nil {
+		return nil, store.Meta{}, nil, err
 	}
-	release, err := s.sourceBudget.Acquire(ctx, int((size+1023)>>10))
+	defer obj.Close()
+	m := obj.Meta
+	refuse := func(err error) ([]byte, store.Meta, func(), error) {
+		s.metrics.imageSourceGets.WithLabelValues("stopped").Inc()
+		s.metrics.imageSourcesRefused.WithLabelValues("probe").Inc()
+		s.rememberRefusal(sourceKey{sk.bucket, sk.key, m.ETag}, err)
+		return nil, m, nil, err
+	}
+	if m.Size > s.cfg.Images.MaxSourceBytes {
+		return refuse(fmt.Errorf("gateway: %w: %d bytes, over %d", store.ErrTooLarge, m.Size, s.cfg.Images.MaxSourceBytes))
+	}
+	first := make([]byte, min(max(m.Size, 0), probeBytes))
+	if _, err := io.ReadFull(obj, first); err != nil {
+		return nil, m, nil, err
+	}
+	if _, perr := s.images.Check(first); perr != nil && (int64(len(first)) >= m.Size ||
+		errors.Is(perr, resize.ErrUnsupported) || errors.Is(perr, resize.ErrTooLarge)) {
+		// A truncated header may go on past the first bytes: only the
+		// whole object can say it is corrupt.
+		return refuse(perr)
+	}
+	release, err := s.sourceBudget.Acquire(ctx, int((m.Size+1023)>>10))
 	if err != nil {
 		if errors.Is(err, resize.ErrBusy) {
 			s.metrics.imageSourcesRefused.WithLabelValues("budget").Inc()
 		}
 		return nil, store.Meta{}, nil, err
 	}
-	s.metrics.imageSourceGets.WithLabelValues("full").Inc()
-	data, m, err := s.store.Get(ctx, sk.bucket, sk.key, s.cfg.Images.MaxSourceBytes)
-	if err != nil {
-		release()
-		s.rememberRefusal(sourceKey{sk.bucket, sk.key, m.ETag}, err)
-		return nil, m, nil, err
+	data := first
+	if rest := m.Size - int64(len(first)); rest > 0 {
+		data = make([]byte, m.Size)
+		copy(data, first)
+		if _, err := io.ReadFull(obj, data[len(first):]); err != nil {
+			release()
+			return nil, m, nil, err
+		}
 	}
+	s.metrics.imageSourceGets.WithLabelValues("full").Inc()
 	return data, m, release, nil
 }

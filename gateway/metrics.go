@@ -36,7 +36,7 @@ type metrics struct {
 	eventsRefused      *prometheus.CounterVec
 	adminRefused       *prometheus.CounterVec
 
-	imageSourceGets     *prometheus.CounterVec // by op: range, full
+	imageSourceGets     *prometheus.CounterVec // by op: full, stopped
 	imageSourcesRefused *prometheus.CounterVec // by reason
 }
 
@@ -96,7 +96,7 @@ func newMetrics() *metrics {
 	})
 	m.imageSourceGets = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgegate_image_source_gets_total",
-		Help: "S3 GETs of image sources, by op: range (the first bytes, to probe the header), full (the whole object, to render).",
+		Help: "S3 GETs of image sources, by op: full (read whole, to render), stopped (refused from the size or the first bytes, the rest never read).",
 	}, []string{"op"})
 	m.imageSourcesRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgegate_image_sources_refused_total",
