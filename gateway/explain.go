@@ -92,15 +92,21 @@ type ExplainRequest struct {
 func (s *Server) Explain(ctx context.Context, er ExplainRequest) (*Explanation, error) {
 	t := s.rules.Table()
 	ex := &Explanation{Key: er.Key, RulesHash: t.Hash(), RulesFile: t.Source(), Status: 200}
+	// The public path's one header reader, so that repeated lines mean
+	// what they mean there (X-Forwarded-For lines joined, else the last).
 	h := headerMap{}
+	rh := &reqHeaders{}
+	rh.reset(h)
 	for _, line := range er.Headers {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			return nil, fmt.Errorf("gateway: header %q: want \"Name: value\"", line)
 		}
-		h[textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k))] = []byte(strings.TrimSpace(v))
+		name, value := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)), []byte(strings.TrimSpace(v))
+		h[name] = value
+		rh.see([]byte(name), value)
 	}
-	req := request{headers: h}
+	req := request{headers: rh}
 	if er.Peer != "" {
 		ip, err := netip.ParseAddr(er.Peer)
 		if err != nil {
@@ -129,7 +135,8 @@ func (s *Server) Explain(ctx context.Context, er ExplainRequest) (*Explanation, 
 	return ex, nil
 }
 
-// headerMap implements geo.Headers for explain.
+// headerMap holds explain's headers by canonical name, last line winning,
+// for the names reqHeaders does not keep.
 type headerMap map[string][]byte
 
 func (h headerMap) Peek(k string) []byte { return h[textproto.CanonicalMIMEHeaderKey(k)] }

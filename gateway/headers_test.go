@@ -89,6 +89,16 @@ func TestDuplicateXFFSameRegionOnAllPaths(t *testing.T) {
 			t.Errorf("%s /r/: region %q key %q; want uk-london", name, a.Region, a.Key)
 		}
 	}
+	// explain reads its header= lines the same way: the lines Cairo, then
+	// a trusted proxy (loopback) are the list "Cairo, 127.0.0.2": Cairo.
+	resp, body := get(t, loops.admin+"/debug/explain?key=map-tiles.zip&ip=127.0.0.1&header=X-Forwarded-For:+"+ipCairo+"&header=X-Forwarded-For:+127.0.0.2")
+	var ex Explanation
+	if err := json.Unmarshal(body, &ex); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("explain: %d %s", resp.StatusCode, body)
+	}
+	if ex.Region != "egypt-cairo" || ex.ClientIP != ipCairo {
+		t.Errorf("explain with X-Forwarded-For lines %s and 127.0.0.2: region %q client %q; want egypt-cairo", ipCairo, ex.Region, ex.ClientIP)
+	}
 	// A source that exists only under London's prefix: found when /img/
 	// decides London, 404 when it decides Cairo.
 	img, err := os.ReadFile("testdata/images/large.jpg")
