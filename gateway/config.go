@@ -34,6 +34,14 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM. Default 10s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long, after SIGTERM, /readyz answers 503 while
+	// the public listener still accepts and answers normally, so that load
+	// balancers (a Kubernetes Service, an ALB target group) stop sending
+	// before the listeners close; shutdown_timeout starts after it. A
+	// second SIGTERM or SIGINT ends it early. Default 0s (none: the
+	// listeners close at once); behind a Kubernetes Service 5s is typical.
+	// 0..5m.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// ReadTimeout and WriteTimeout bound one public request. Default 10s each.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -197,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
 		errs = append(errs, errors.New("config: shutdown_timeout, read_timeout and write_timeout must be positive"))
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("config: shutdown_delay must be 0s..5m, not %s", c.ShutdownDelay))
 	}
 	switch c.Log.Format {
 	case "text", "json":

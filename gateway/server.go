@@ -48,6 +48,10 @@ type Server struct {
 	conns  *connLimit // the public listener's connection limits
 
 	shuttingDown atomic.Bool
+	// delayCut is closed, once, to end the shutdown delay early
+	// (EndShutdownDelay).
+	delayCut     chan struct{}
+	delayCutOnce sync.Once
 	// adminLoopback: admin_listen and the admin listener are loopback-only,
 	// so reload and JSON events may go without a token. Set before the
 	// admin listener serves; read-only after.
@@ -74,7 +78,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), delayCut: make(chan struct{})}
 	s.scratch.New = func() any { return new(scratch) }
 	s.clock = newCoarseClock(2 * time.Millisecond)
 	if err := s.open(ctx); err != nil {
@@ -206,8 +210,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // ServeListeners serves on the given listeners until ctx is done, then
-// stops accepting, lets in-flight requests finish (bounded by
-// ShutdownTimeout) and returns nil on a clean shutdown.
+// answers /readyz 503 while still serving for ShutdownDelay, stops
+// accepting, lets in-flight requests finish (bounded by ShutdownTimeout)
+// and returns nil on a clean shutdown.
 func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) error {
 	s.log.Info("edgegate listening", "public", pub.Addr().String(), "admin", adm.Addr().String(),
 		"rules", s.cfg.Rules, "rules_hash", s.rules.Table().Hash())
@@ -260,14 +265,40 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 		return fmt.Errorf("gateway: serve: %w", err)
 	case <-ctx.Done():
 	}
+	s.delay()
 	return s.shutdown(loops)
+}
+
+// delay marks the server shutting down, so /readyz answers 503, and keeps
+// serving for ShutdownDelay or until EndShutdownDelay, so that load
+// balancers stop sending before the listeners close.
+func (s *Server) delay() {
+	s.shuttingDown.Store(true)
+	if s.cfg.ShutdownDelay <= 0 {
+		return
+	}
+	s.log.Info("shutdown delay: /readyz answers 503, still serving", "delay", s.cfg.ShutdownDelay)
+	t := time.NewTimer(s.cfg.ShutdownDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		s.log.Info("shutdown delay over")
+	case <-s.delayCut:
+		s.log.Info("shutdown delay cut short")
+	}
+}
+
+// EndShutdownDelay ends the shutdown delay now (a second SIGTERM): the
+// listeners close at once. Called before shutdown begins, it makes the
+// delay none. Safe for concurrent use.
+func (s *Server) EndShutdownDelay() {
+	s.delayCutOnce.Do(func() { close(s.delayCut) })
 }
 
 // shutdown stops accepting, lets in-flight requests finish (bounded by
 // ShutdownTimeout), waits for background S3 work and releases the rest.
 func (s *Server) shutdown(loops *evloop.Server) error {
-	s.shuttingDown.Store(true)
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.log.Info("shutting down: listeners closed, finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error

@@ -139,11 +139,33 @@ func serve(args []string, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Each SIGTERM/SIGINT also arrives here: the first starts the shutdown
+	// (ctx), the second ends its delay.
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(term)
 	srv, err := gateway.New(ctx, cfg, log)
 	if err != nil {
 		log.Error("startup failed", "err", err)
 		return 1
 	}
+	served := make(chan struct{})
+	defer close(served)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case sig := <-term:
+				if n == 0 {
+					log.Info("signal: shutdown begins", "signal", sig.String())
+					continue
+				}
+				log.Info("second signal: ending the shutdown delay", "signal", sig.String())
+				srv.EndShutdownDelay()
+			case <-served:
+				return
+			}
+		}
+	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
