@@ -23,6 +23,12 @@ import (
 type Config struct {
 	// Listen is the public address. Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// ListenTLS is the HTTPS address: HTTP/1.1 and HTTP/2, and HTTP/3 on
+	// its UDP port with tls.http3. Empty (default): no HTTPS.
+	ListenTLS string `yaml:"listen_tls"`
+	// TLS: certificates, HTTP/3, handshakes, and what the plain listener
+	// does when HTTPS is on.
+	TLS TLSConfig `yaml:"tls"`
 	// AdminListen is the admin address (health, metrics, debug, reload).
 	// Default 127.0.0.1:9090: loopback only unless you say otherwise.
 	AdminListen string `yaml:"admin_listen"`
@@ -197,6 +203,7 @@ func (c Config) Validate() error {
 	if c.EventLoops < -1 || c.EventLoops > 1024 {
 		errs = append(errs, fmt.Errorf("config: event_loops must be -1 (off), 0 (one per CPU) or 1..1024, not %d", c.EventLoops))
 	}
+	errs = append(errs, c.validateTLS()...)
 	if err := c.validateConns(); err != nil {
 		errs = append(errs, err)
 	}

@@ -122,6 +122,7 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 	// Set the header directly: ctx.Redirect would normalise the URL and
 	// rewrite escapes such as %2B, breaking the signature.
 	h.SetCanonical(hdrLocation, s2b(out.loc))
+	h.SetContentLength(0) // also on HEAD, as the event loops send it
 	ctx.SetStatusCode(out.status)
 }
 
