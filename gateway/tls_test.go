@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,8 +13,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
 )
 
 // selfSigned returns a server config with an ECDSA P-256 certificate for
@@ -45,24 +49,49 @@ func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
 }
 
 // serveTLSForTest runs the HTTPS transports of g's server on a loopback
-// listener with conf until the test ends, and returns its base URL.
-func serveTLSForTest(t *testing.T, g *testGateway, conf *tls.Config, observe handshakeObserver) string {
+// listener with conf until the test ends, HTTP/3 on its UDP port too when
+// h3, and returns its base URL.
+func serveTLSForTest(t *testing.T, g *testGateway, conf *tls.Config, observe handshakeObserver, h3 bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := g.srv.newTLSServer(conf, observe, "")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.srv.serveTLS(ts, ln)
-	}()
+	alt := ""
+	var pc net.PacketConn
+	if h3 {
+		if pc, err = net.ListenPacket("udp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		alt = altSvc(ln.Addr().String())
+	}
+	ts := g.srv.newTLSServer(conf, observe, alt)
+	var wg sync.WaitGroup
+	wg.Go(func() { g.srv.serveTLS(ts, ln) })
+	var hs *h3Server
+	if h3 {
+		hs = g.srv.newH3(ts)
+		wg.Go(func() { g.srv.serveH3(hs, pc) })
+	}
 	t.Cleanup(func() {
-		ts.shutdown(t.Context())
-		<-done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if hs != nil {
+			hs.shutdown(ctx)
+			pc.Close()
+		}
+		ts.shutdown(ctx)
+		wg.Wait()
 	})
 	return "https://" + ln.Addr().String()
+}
+
+// h3Client speaks HTTP/3, trusting pool.
+func h3Client(t *testing.T, pool *x509.CertPool) *http.Client {
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	t.Cleanup(func() { tr.Close() })
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // tlsClient speaks HTTP/2 when h2, else HTTP/1.1, trusting pool.
@@ -76,11 +105,12 @@ func tlsClient(pool *x509.CertPool, h2 bool) *http.Client {
 }
 
 // The same requests get the same answers on every transport: plain
-// HTTP/1.1 (event loops, or fasthttp), HTTPS HTTP/1.1 and HTTPS HTTP/2.
+// HTTP/1.1 (event loops, or fasthttp), HTTPS HTTP/1.1, HTTP/2 and HTTP/3
+// (which the HTTPS answers advertise with Alt-Svc).
 func TestTransportsAnswerAlike(t *testing.T) {
 	g := startGateway(t, demoRules(t), withGeo(t), withImages())
 	conf, pool := selfSigned(t)
-	base := serveTLSForTest(t, g, conf, nil)
+	base := serveTLSForTest(t, g, conf, nil, true)
 	clients := map[string]struct {
 		c    *http.Client
 		base string
@@ -88,6 +118,7 @@ func TestTransportsAnswerAlike(t *testing.T) {
 		"http/1.1":       {noRedirect, g.base},
 		"https http/1.1": {tlsClient(pool, false), base},
 		"https h2":       {tlsClient(pool, true), base},
+		"https h3":       {h3Client(t, pool), base},
 	}
 	type ask struct {
 		method, path string
@@ -139,8 +170,11 @@ func TestTransportsAnswerAlike(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if want := strings.HasPrefix(name, "https h2"); (resp.ProtoMajor == 2) != want {
+			if want := map[string]int{"https h2": 2, "https h3": 3}[name]; max(want, 1) != resp.ProtoMajor {
 				t.Fatalf("%s: answered over %s", name, resp.Proto)
+			}
+			if alt := resp.Header.Get("Alt-Svc"); strings.HasPrefix(name, "https") != (alt != "") {
+				t.Errorf("%s: Alt-Svc %q", name, alt)
 			}
 			var hs []string
 			for _, h := range compare {
