@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what edgegate needs on Debian 12, skipping what is there:
-# apt packages (libvips for images, wrk for benchmarks), versitygw, the
+# apt packages (libvips for images, pebble, the ACME test CA, for the
+# certificate tests and the demo's HTTPS), versitygw, the
 # local S3 server, and staticcheck for scripts/lint.sh. Safe to run again.
 set -euo pipefail
 VERSITYGW_VERSION=v1.8.0
@@ -9,7 +10,7 @@ VERSITYGW_VERSION=v1.8.0
 STATICCHECK_VERSION=v0.8.2
 
 need_apt=()
-for p in libvips-dev pkg-config; do
+for p in libvips-dev pkg-config pebble; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then
