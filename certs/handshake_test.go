@@ -1,0 +1,110 @@
+package certs
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// Real clients that fail the handshake in different ways are counted by
+// reason, and the server is left serving.
+func TestHandshakeErrorReasons(t *testing.T) {
+	ca, dir := newTestCA(t), t.TempDir()
+	m := newFileManager(t, Config{Certificates: []FilePair{ca.writePair(t, dir, "a", []string{"a.example.com"}, false)}}, Options{})
+	srv := serveTLS(t, m, "")
+	raw := func(b []byte) func() error {
+		return func() error {
+			c, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.Write(b)
+			if cw, ok := c.(*net.TCPConn); ok {
+				cw.CloseWrite()
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.Copy(io.Discard, c) // until the server closes
+			return nil
+		}
+	}
+	tlsClient := func(mod func(*tls.Config)) func() error {
+		return func() error {
+			_, err := dial(srv.addr, "a.example.com", ca.pool, mod)
+			if err == nil {
+				return errors.New("handshake succeeded")
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		reason string
+		client func() error
+	}{
+		{ReasonNotTLS, raw([]byte("GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n"))},
+		{ReasonEOF, raw(nil)},
+		{ReasonEOF, raw([]byte{0x16, 0x03, 0x01, 0x01})}, // a record header cut short
+		{ReasonOversized, raw([]byte{0x16, 0x03, 0x01, 0xff, 0xff})},
+		{ReasonOversized, raw([]byte{0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff})},
+		{ReasonProtocolVersion, tlsClient(func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11 })},
+		{ReasonNoSharedCipher, tlsClient(func(c *tls.Config) {
+			c.MaxVersion, c.CipherSuites = tls.VersionTLS12, []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}
+		})},
+		{ReasonBadCertificate, tlsClient(func(c *tls.Config) { c.RootCAs = nil })},
+		{ReasonUnknownSNI, func() error { _, err := dial(srv.addr, "b.example.com", ca.pool, nil); return errIfNil(err) }},
+	}
+	for _, tt := range tests {
+		before := counter(t, m.met.handshakeErrors.WithLabelValues(tt.reason))
+		total := counter(t, m.met.handshakes)
+		if err := tt.client(); err != nil {
+			t.Errorf("%s client: %v", tt.reason, err)
+			continue
+		}
+		waitFor(t, "the handshake counted", func() bool { return counter(t, m.met.handshakes) > total })
+		if got := counter(t, m.met.handshakeErrors.WithLabelValues(tt.reason)); got != before+1 {
+			var all []string
+			for _, r := range reasons {
+				all = append(all, fmt.Sprintf("%s=%v", r, counter(t, m.met.handshakeErrors.WithLabelValues(r))))
+			}
+			t.Errorf("%s: counted %v → %v; all: %v", tt.reason, before, got, all)
+		}
+	}
+	if _, err := dial(srv.addr, "a.example.com", ca.pool, nil); err != nil {
+		t.Errorf("a good client after the bad ones: %v", err)
+	}
+}
+
+func errIfNil(err error) error {
+	if err == nil {
+		return errors.New("handshake succeeded")
+	}
+	return nil
+}
+
+func TestHandshakeReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("x: %w", ErrUnknownName), ReasonUnknownSNI},
+		{ErrNoCertificate, ReasonNoCertificate},
+		{os.ErrDeadlineExceeded, ReasonTimeout},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, ReasonTimeout},
+		{io.EOF, ReasonEOF},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, ReasonNotTLS},
+		{errors.New("tls: client offered only unsupported versions: [302 301]"), ReasonProtocolVersion},
+		{errors.New("tls: no cipher suite supported by both client and server"), ReasonNoSharedCipher},
+		{errors.New("remote error: tls: bad certificate"), ReasonBadCertificate},
+		{errors.New("something new"), ReasonOther},
+	}
+	for _, tt := range tests {
+		if got := HandshakeReason(tt.err); got != tt.want {
+			t.Errorf("HandshakeReason(%v) = %s, want %s", tt.err, got, tt.want)
+		}
+	}
+}
