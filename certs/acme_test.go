@@ -382,3 +382,25 @@ func TestACMEFleetSharesOneIssuance(t *testing.T) {
 		t.Errorf("%d cert_obtaining events, want 1", got)
 	}
 }
+
+// An IP address name (the demo's 127.0.0.1) over TLS-ALPN-01, whose
+// validation handshake names the address reversed (RFC 8738); a client
+// dialling the address without SNI gets that certificate.
+func TestACMEIPAddress(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	cfg := e.config([]string{ChallengeTLSALPN01}, StorageConfig{Dir: t.TempDir()})
+	cfg.ACME.Names = []string{"127.0.0.1"}
+	m := e.manager(t, cfg, nil)
+	srv := serveTLS(t, m, e.tlsAddr)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.events.waitCount(t, "cached_managed_cert", 1)
+	st, err := dial(srv.addr, "", e.pebble.Roots(t), nil)
+	if err != nil {
+		t.Fatalf("handshake without SNI: %v", err)
+	}
+	if ips := leafOf(st).IPAddresses; len(ips) != 1 || ips[0].String() != "127.0.0.1" {
+		t.Errorf("served IP SANs %v", ips)
+	}
+}
