@@ -1,10 +1,12 @@
 package certs
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -19,6 +21,8 @@ func Check(c Config, now time.Time) error {
 		now = time.Now()
 	}
 	errs := []error{c.Validate()}
+	var loaded fileSet
+	loaded.exact, loaded.wild, loaded.ips = map[string][]*tls.Certificate{}, map[string][]*tls.Certificate{}, map[netip.Addr][]*tls.Certificate{}
 	for i, p := range c.Certificates {
 		if p.CertFile == "" || p.KeyFile == "" {
 			continue // Validate said so
@@ -28,11 +32,18 @@ func Check(c Config, now time.Time) error {
 			errs = append(errs, fmt.Errorf("certificates[%d]: %w", i, err))
 			continue
 		}
+		loaded.index(cert)
 		if now.After(cert.Leaf.NotAfter) {
 			errs = append(errs, fmt.Errorf("certs: certificates[%d]: %s expired at %s", i, p.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339)))
 		}
 		if now.Before(cert.Leaf.NotBefore) {
 			errs = append(errs, fmt.Errorf("certs: certificates[%d]: %s is not valid before %s", i, p.CertFile, cert.Leaf.NotBefore.UTC().Format(time.RFC3339)))
+		}
+	}
+	if d := normalize(c.DefaultName); d != "" && len(c.Certificates) > 0 && !containsName(c.ACME.Names, d) {
+		ip, err := netip.ParseAddr(d)
+		if len(loaded.lookup(d)) == 0 && (err != nil || len(loaded.ips[ip.Unmap()]) == 0) {
+			errs = append(errs, fmt.Errorf("certs: default_name %q: no certificate file or acme name holds it", c.DefaultName))
 		}
 	}
 	if f := c.ACME.CARoot; f != "" && len(c.ACME.Names) > 0 {

@@ -306,6 +306,14 @@ func TestNewFailsOnBadFiles(t *testing.T) {
 	if err := Check(Config{Certificates: []FilePair{good}}, time.Time{}); err != nil {
 		t.Errorf("Check of a good pair: %v", err)
 	}
+	for _, d := range []string{"x.example.com", "c.example.com"} {
+		if err := Check(Config{Certificates: []FilePair{good}, DefaultName: d}, time.Time{}); err == nil || !strings.Contains(err.Error(), "default_name") {
+			t.Errorf("Check with default_name %s held by no certificate = %v", d, err)
+		}
+	}
+	if err := Check(Config{Certificates: []FilePair{good}, DefaultName: "A.example.com"}, time.Time{}); err != nil {
+		t.Errorf("Check with default_name held by a file: %v", err)
+	}
 	if err := Check(Config{Certificates: []FilePair{good}}, time.Now().Add(48*time.Hour)); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("Check after expiry = %v, want expired", err)
 	}
