@@ -223,32 +223,6 @@ func (s *Server) debugExplain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ex)
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	type check struct {
-		Ready bool   `json:"ready"`
-		Rules string `json:"rules,omitempty"`
-		Error string `json:"error,omitempty"`
-	}
-	t := s.rules.Table()
-	if s.shuttingDown.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Error: "shutting down"})
-		return
-	}
-	if t == nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Error: "no rules loaded"})
-		return
-	}
-	if err := s.store.Ping(r.Context(), bucketsOf(t)...); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(check{Rules: t.Hash(), Error: "S3 unreachable: " + err.Error()})
-		return
-	}
-	json.NewEncoder(w).Encode(check{Ready: true, Rules: t.Hash()})
-}
-
 func bucketsOf(t *rules.Table) []string {
 	var out []string
 	seen := map[string]bool{}

@@ -88,6 +88,9 @@ type Config struct {
 	Events EventsConfig `yaml:"events"`
 	// Exists tunes the existence checks of routes with `fallback: exists`.
 	Exists ExistsConfig `yaml:"exists"`
+	// Readiness: how often /readyz's background S3 check runs, its
+	// timeout, and how many failures in a row make it 503.
+	Readiness ReadinessConfig `yaml:"readiness"`
 }
 
 // ExistsConfig bounds the HEAD-request cache behind `fallback: exists`.
@@ -107,6 +110,14 @@ type ExistsConfig struct {
 	// a request is answered 503 with Retry-After at once. Concurrent S3
 	// requests themselves are bounded by s3.max_concurrent. Default 1024.
 	MaxWaiting int `yaml:"max_waiting"`
+	// StaleIfError keeps answering from a cached answer (found or not
+	// found) past its stale-while-revalidate window, for up to this long
+	// after it expired, while S3 fails (the last HEAD was an error: a
+	// timeout, a refused connection, a 5xx, s3.max_concurrent full);
+	// refreshes keep being tried, one per object at a time. Answers stay
+	// in memory this long past their ttl (within max_entries). Default 1h;
+	// 0 = off.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
 }
 
 // LogConfig selects the log format and level.
@@ -129,7 +140,8 @@ func DefaultConfig() Config {
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
-		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024},
+		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
+		Readiness:       ReadinessConfig{Interval: 5 * time.Second, Timeout: 2 * time.Second, Failures: 3},
 
 		MaxConnectionsPerIP: 256,
 	}
@@ -228,6 +240,12 @@ func (c Config) Validate() error {
 	}
 	if c.Exists.TTL <= 0 || c.Exists.NegativeTTL <= 0 || c.Exists.MaxEntries <= 0 || c.Exists.NegativeMaxEntries <= 0 || c.Exists.MaxWaiting <= 0 {
 		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl, exists.max_entries, exists.negative_max_entries and exists.max_waiting must be positive"))
+	}
+	if err := c.Readiness.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Exists.StaleIfError < 0 {
+		errs = append(errs, fmt.Errorf("config: exists.stale_if_error must not be negative (0 = off), not %v", c.Exists.StaleIfError))
 	}
 	if err := c.Images.Config.Validate(); err != nil {
 		errs = append(errs, err)

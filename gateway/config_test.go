@@ -3,6 +3,7 @@ package gateway
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Config fields are read from YAML by their documented names and their
@@ -22,6 +23,16 @@ func TestConfigFieldBounds(t *testing.T) {
 		{"event_loops off", "event_loops: -1", "", func(c Config) bool { return c.EventLoops == -1 }},
 		{"event_loops below -1", "event_loops: -2", "event_loops", nil},
 		{"unknown field", "max_unsent: 4096", "field max_unsent not found", nil},
+		{"exists.stale_if_error default", "", "", func(c Config) bool { return c.Exists.StaleIfError == time.Hour }},
+		{"exists.stale_if_error off", "exists: {stale_if_error: 0s}", "", func(c Config) bool { return c.Exists.StaleIfError == 0 }},
+		{"exists.stale_if_error negative", "exists: {stale_if_error: -1s}", "exists.stale_if_error", nil},
+		{"readiness default", "", "", func(c Config) bool {
+			return c.Readiness == ReadinessConfig{Interval: 5 * time.Second, Timeout: 2 * time.Second, Failures: 3}
+		}},
+		{"readiness set", "readiness: {interval: 1s, timeout: 500ms, failures: 1}", "", func(c Config) bool { return c.Readiness.Failures == 1 }},
+		{"readiness failures 0", "readiness: {failures: 0}", "readiness.failures", nil},
+		{"readiness interval too short", "readiness: {interval: 1ms}", "readiness.interval", nil},
+		{"readiness timeout 0", "readiness: {timeout: 0s}", "readiness.timeout", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := ParseConfig("test.yaml", []byte("rules: rules.yaml\n"+tc.yaml+"\n"))

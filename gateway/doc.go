@@ -12,7 +12,7 @@
 //
 //	server.go     New, Serve, shutdown, Reload: building and running a Server
 //	route.go      the transport-free route core: routeIn → route → routeOut, decide
-//	headcache.go  the existence cache (S3 HEAD answers, stale-while-revalidate)
+//	headcache.go  the existence cache (S3 HEAD answers, stale-while-revalidate, stale-if-error)
 //	public.go     the fasthttp adapter (handed-off connections, or all without loops)
 //	loop.go       the event-loop adapter (internal/evloop): /r/ answered on the loops
 //	headers.go    the few request headers the route core reads, from either transport
@@ -23,6 +23,7 @@
 //	events.go     upload events: POST /events/s3 and the eager-render workers
 //	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
 //	admin.go      the admin listener's handlers
+//	readiness.go  /readyz: background S3 checks, not ready after readiness.failures in a row
 //	connlimit.go  the public connections' limits (max_connections, per IP) on both transports
 //	metrics.go    Prometheus collectors on the server's own registry
 //	config.go     the config file: decode, defaults, Validate

@@ -60,12 +60,19 @@ func (c *manualClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func newTestHeadCache(t *testing.T) (*headCache, *fakeHeads, *manualClock) {
 	t.Helper()
+	h, f, clk, _ := newTestHeadCacheWith(t, ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100, NegativeMaxEntries: 20})
+	return h, f, clk
+}
+
+// newTestHeadCacheWith is newTestHeadCache with cfg, also returning the
+// count of stale answers served because S3 was failing.
+func newTestHeadCacheWith(t *testing.T, cfg ExistsConfig) (*headCache, *fakeHeads, *manualClock, *atomic.Int64) {
+	t.Helper()
 	f := &fakeHeads{objects: map[string]store.Meta{}}
 	clk := &manualClock{}
 	clk.ns.Store(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).UnixNano())
-	var counted atomic.Int64
-	h, err := newHeadCache(ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100, NegativeMaxEntries: 20},
-		clk.Now, f.head, func() { counted.Add(1) }, slog.New(slog.DiscardHandler))
+	var counted, stale atomic.Int64
+	h, err := newHeadCache(cfg, clk.Now, f.head, func() { counted.Add(1) }, func() { stale.Add(1) }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +82,7 @@ func newTestHeadCache(t *testing.T) (*headCache, *fakeHeads, *manualClock) {
 			t.Errorf("metric counted %d HEADs, storage saw %d", counted.Load(), f.asked.Load())
 		}
 	})
-	return h, f, clk
+	return h, f, clk, &stale
 }
 
 func TestHeadCacheKeepsAnswersForTheirTTL(t *testing.T) {
@@ -261,5 +268,131 @@ func TestHeadCacheAnswerChangesSide(t *testing.T) {
 	h.put("b", "k", store.Meta{})
 	if m, ok := h.cached("b", "k"); !ok || m.Exists {
 		t.Fatalf("after a delete cached = %+v, %v; want not found", m, ok)
+	}
+}
+
+// BenchmarkExistsCached: the event loops' existence check of a cached
+// object (headCache.cached), fresh and past its ttl (stale while one
+// refresh runs).
+func BenchmarkExistsCached(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+	}{{"fresh", 0}, {"stale", time.Minute + time.Second}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := &fakeHeads{objects: map[string]store.Meta{"b/k": {Exists: true, ETag: `"v1"`}}}
+			clk := &manualClock{}
+			h, err := newHeadCache(ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second, MaxEntries: 100, NegativeMaxEntries: 20},
+				clk.Now, f.head, func() {}, func() {}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := h.get(context.Background(), "b", "k"); err != nil {
+				b.Fatal(err)
+			}
+			f.gate = make(chan struct{}) // a refresh waits: the entry stays stale
+			clk.Advance(tc.age)
+			b.Cleanup(func() { close(f.gate); h.wait() })
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if m, ok := h.cached("b", "k"); !ok || !m.Exists {
+						b.Fatal("not cached")
+					}
+				}
+			})
+		})
+	}
+}
+
+// While S3 fails (the last HEAD was an error, not a 404), an answer past
+// its stale-while-revalidate window is still served, up to
+// exists.stale_if_error past its expiry, positive and negative alike, and
+// refreshes keep being tried; once a HEAD succeeds the windows are the
+// usual ones again.
+func TestHeadCacheStaleIfError(t *testing.T) {
+	ctx := context.Background()
+	h, f, clk, stale := newTestHeadCacheWith(t, ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second,
+		MaxEntries: 100, NegativeMaxEntries: 20, StaleIfError: time.Hour})
+	f.set("b", "here", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+	for _, k := range []string{"here", "gone"} {
+		if _, _, err := h.get(ctx, "b", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down := errors.New("s3 is down")
+	f.set("b", "here", store.Meta{Exists: true, ETag: `"v1"`}, down)
+	clk.Advance(3 * time.Minute) // past expiry and the stale-while-revalidate window (ttl)
+
+	// Nothing has failed yet: the answer is too old for cached, and get
+	// asks S3, which fails: the old answer, not the error, comes back.
+	if m, ok := h.cached("b", "here"); ok {
+		t.Fatalf("cached = %+v before any failure; want nothing (past the usual window)", m)
+	}
+	m, _, err := h.get(ctx, "b", "here")
+	if err != nil || m.ETag != `"v1"` {
+		t.Fatalf("get while S3 fails = %+v, %v; want the stale v1", m, err)
+	}
+	// Now S3 is known to fail: cached serves both answers from memory.
+	for _, tc := range []struct {
+		key    string
+		exists bool
+	}{{"here", true}, {"gone", false}} {
+		m, ok := h.cached("b", tc.key)
+		if !ok || m.Exists != tc.exists {
+			t.Fatalf("cached(%s) while S3 fails = %+v, %v; want the stale answer (exists %v)", tc.key, m, ok, tc.exists)
+		}
+	}
+	h.wait()
+	asked := f.asked.Load()
+	if m, ok := h.cached("b", "here"); !ok || m.ETag != `"v1"` {
+		t.Fatalf("cached = %+v, %v; want v1", m, ok)
+	}
+	h.wait()
+	if f.asked.Load() != asked+1 {
+		t.Fatalf("%d HEADs for a stale answer served while S3 fails, want 1 refresh", f.asked.Load()-asked)
+	}
+	if n := stale.Load(); n < 3 {
+		t.Fatalf("stale answers served counted %d, want at least 3", n)
+	}
+	// Past stale_if_error after expiry: not served, and get fails.
+	clk.Advance(time.Hour)
+	if m, ok := h.cached("b", "here"); ok {
+		t.Fatalf("cached = %+v past stale_if_error; want nothing", m)
+	}
+	if _, _, err := h.get(ctx, "b", "here"); !errors.Is(err, down) {
+		t.Fatalf("get past stale_if_error: %v, want the S3 error", err)
+	}
+
+	// S3 is back: one success ends the failing state.
+	f.set("b", "here", store.Meta{Exists: true, ETag: `"v2"`}, nil)
+	if m, _, err := h.get(ctx, "b", "here"); err != nil || m.ETag != `"v2"` {
+		t.Fatalf("get after recovery = %+v, %v; want v2", m, err)
+	}
+	clk.Advance(3 * time.Minute)
+	if m, ok := h.cached("b", "here"); ok {
+		t.Fatalf("cached = %+v past the usual window with S3 healthy; want nothing", m)
+	}
+}
+
+// stale_if_error 0 is off: a failing S3 does not widen the window.
+func TestHeadCacheStaleIfErrorOff(t *testing.T) {
+	ctx := context.Background()
+	h, f, clk, stale := newTestHeadCacheWith(t, ExistsConfig{TTL: time.Minute, NegativeTTL: 10 * time.Second,
+		MaxEntries: 100, NegativeMaxEntries: 20})
+	f.set("b", "here", store.Meta{Exists: true, ETag: `"v1"`}, nil)
+	if _, _, err := h.get(ctx, "b", "here"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("b", "here", store.Meta{Exists: true}, errors.New("s3 is down"))
+	clk.Advance(3 * time.Minute)
+	if _, _, err := h.get(ctx, "b", "here"); err == nil {
+		t.Fatal("get succeeded past the window with stale_if_error off")
+	}
+	if m, ok := h.cached("b", "here"); ok {
+		t.Fatalf("cached = %+v; want nothing", m)
+	}
+	if stale.Load() != 0 {
+		t.Fatalf("%d stale answers counted with stale_if_error off", stale.Load())
 	}
 }

@@ -28,6 +28,9 @@ type metrics struct {
 	rulesLoadedAt      prometheus.Gauge
 	geoReloadSuccess   prometheus.Gauge
 	s3Heads            prometheus.Counter
+	existsStale        prometheus.Counter // answers served past their window while S3 failed
+	ready              prometheus.Gauge   // /readyz: 1 ready, 0 not
+	readinessChecks    *prometheus.CounterVec
 	offLoopShed        prometheus.Counter // registered by registerServer
 	imageCache         *prometheus.CounterVec
 	imagesRendered     prometheus.Counter
@@ -82,6 +85,18 @@ func newMetrics() *metrics {
 			Name: "edgegate_s3_head_requests_total",
 			Help: "HEAD requests sent to S3 for existence checks (cache misses).",
 		}),
+		existsStale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgegate_exists_stale_served_total",
+			Help: "Existence answers served from the cache past their stale-while-revalidate window because S3 was failing (exists.stale_if_error).",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "edgegate_ready",
+			Help: "1 if /readyz answers ready (the background S3 checks pass, readiness.failures in a row make it 0), else 0.",
+		}),
+		readinessChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgegate_readiness_checks_total",
+			Help: "Background readiness checks (a HEAD of each routed bucket), by result: success, failure.",
+		}, []string{"result"}),
 		offLoopShed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "edgegate_loop_shed_total",
 			Help: "Route requests the event loops answered 503 at once because exists.max_waiting were already waiting off-loop for S3.",
@@ -121,7 +136,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.eventsRefused, m.adminRefused)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
-		m.geoReloadSuccess, m.s3Heads, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
+		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

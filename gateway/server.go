@@ -34,6 +34,7 @@ type Server struct {
 	ipres   *geo.IPResolver
 	geodb   *geo.DB
 	heads   *headCache // existence checks and source metadata
+	ready   *readiness // /readyz: the background S3 checks' outcome
 
 	images    *resize.Processor
 	admission *resize.Admission
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.conns = newConnLimit(maxConns, cfg.MaxConnectionsPerIP, s.ipres.Trusted)
 	s.metrics.registerServer(s)
+	s.ready = newReadiness(cfg.Readiness, s.checkS3, s.metrics, s.log)
 	s.public = &fasthttp.Server{
 		Handler:              s.Handler(),
 		Name:                 "edgegate",
@@ -152,7 +154,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.metrics.geoReloaded(nil)
-	if s.heads, err = newHeadCache(cfg.Exists, s.clock.Now, st.Head, s.metrics.s3Heads.Inc, s.log); err != nil {
+	if s.heads, err = newHeadCache(cfg.Exists, s.clock.Now, st.Head, s.metrics.s3Heads.Inc, s.metrics.existsStale.Inc, s.log); err != nil {
 		return err
 	}
 	return s.openImages()
@@ -226,6 +228,8 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 	errc := make(chan error, 3)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	stopReadiness := s.ready.start()
+	defer stopReadiness()
 	go func() {
 		if err := s.rules.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Error("rules watcher stopped", "err", err)
