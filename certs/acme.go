@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/miekg/dns"
@@ -25,12 +26,20 @@ type acmeState struct {
 	alpnNames map[string]bool // names as TLS-ALPN-01 sends them (IPs reversed)
 
 	mu       sync.Mutex
-	failures map[string]string // name → last ACME error, cleared on success
+	failures map[string]string    // name → last ACME error, cleared on success
+	activity map[string]time.Time // name → time of its last certmagic event
 }
+
+// Bounds of the interval at which supervise manages again a name that has
+// neither a certificate nor any ACME activity; it doubles each time.
+const (
+	defaultRecheck = time.Minute
+	maxRecheck     = time.Hour
+)
 
 func newACME(ctx context.Context, m *Manager) (*acmeState, error) {
 	c := m.cfg.ACME
-	a := &acmeState{failures: map[string]string{}, alpnNames: map[string]bool{}}
+	a := &acmeState{failures: map[string]string{}, activity: map[string]time.Time{}, alpnNames: map[string]bool{}}
 	a.http01, a.tlsalpn01 = c.challenges()
 	for _, n := range m.acmeList {
 		a.alpnNames[n] = true
@@ -114,6 +123,17 @@ func newACME(ctx context.Context, m *Manager) (*acmeState, error) {
 // name.
 func (a *acmeState) onEvent(m *Manager, ev string, data map[string]any) {
 	name, _ := data["identifier"].(string)
+	now := time.Now()
+	a.mu.Lock()
+	if name != "" {
+		a.activity[normalize(name)] = now
+	}
+	if sans, ok := data["sans"].([]string); ok {
+		for _, n := range sans {
+			a.activity[normalize(n)] = now
+		}
+	}
+	a.mu.Unlock()
 	op := "obtain"
 	if r, _ := data["renewal"].(bool); r {
 		op = "renew"
@@ -205,6 +225,59 @@ func (m *Manager) HTTPChallenge(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return m.acme.issuer.HandleHTTPChallenge(w, r)
+}
+
+// supervise manages a name again when it has no certificate and certmagic
+// has done nothing for it for a while: certmagic gives up, with a log line,
+// on a name whose start failed before any order (storage unreachable),
+// and retries only failed orders itself. The interval starts at a minute
+// and doubles up to an hour per name (a gateway waiting on another's lock
+// also looks idle: it then adds one more waiter, which finds the
+// certificate in storage once the lock is free). It runs until ctx is
+// done.
+func (a *acmeState) supervise(ctx context.Context, m *Manager) {
+	first := m.opt.recheck
+	if first <= 0 {
+		first = defaultRecheck
+	}
+	start := time.Now()
+	next := map[string]time.Duration{}
+	t := time.NewTicker(first / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, n := range m.acmeList {
+			if len(a.cache.AllMatchingCertificates(n)) > 0 {
+				delete(next, n)
+				continue
+			}
+			a.mu.Lock()
+			last, ok := a.activity[n]
+			a.mu.Unlock()
+			if !ok || last.Before(start) {
+				last = start
+			}
+			wait := next[n]
+			if wait == 0 {
+				wait = first
+			}
+			if time.Since(last) < wait {
+				continue
+			}
+			m.log.Warn("certs: no certificate and no ACME activity; managing the name again", "name", n, "idle", time.Since(last).Round(time.Second))
+			a.mu.Lock()
+			a.activity[n] = time.Now()
+			a.mu.Unlock()
+			next[n] = min(2*wait, maxRecheck)
+			if err := a.magic.ManageAsync(ctx, []string{n}); err != nil {
+				m.log.Error("certs: managing a name again", "name", n, "err", err)
+			}
+		}
+	}
 }
 
 func (a *acmeState) close() {

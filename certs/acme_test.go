@@ -404,3 +404,33 @@ func TestACMEIPAddress(t *testing.T) {
 		t.Errorf("served IP SANs %v", ips)
 	}
 }
+
+// A gateway whose S3 storage is unreachable at Start (certmagic gives up
+// on such a name with a log line) manages the name again once the storage
+// is back, without a restart.
+func TestACMEStorageDownAtStart(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	s3Addr := testenv.FreeAddr(t)
+	st, err := store.New(context.Background(), store.Config{Endpoint: "http://" + s3Addr, Region: demo.Region, PathStyle: true,
+		AccessKey: demo.AccessKey, SecretKey: demo.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config([]string{ChallengeHTTP01}, StorageConfig{Bucket: demo.Bucket})
+	m, err := New(context.Background(), cfg, Options{Store: st, Log: e.log, Registerer: prometheus.NewRegistry(),
+		HTTPPort: e.httpPort, TLSPort: e.tlsPort, lockPoll: 200 * time.Millisecond, recheck: 300 * time.Millisecond,
+		onEvent: e.events.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	serveHTTPChallenges(t, e.httpAddr, m)
+	srv := serveTLS(t, m, "")
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the storage failure logged", func() bool { return strings.Contains(e.logs.String(), "connection refused") })
+	testenv.NewS3(t, s3Addr)
+	e.events.waitCount(t, "cached_managed_cert", 1)
+	e.verify(t, srv.addr, e.pebble.Roots(t))
+}

@@ -40,12 +40,13 @@ type Options struct {
 	Now func() time.Time
 
 	// Test hooks: file watch timing, certmagic's maintenance interval, the
-	// S3 lock's timing, and callbacks after each file reload and each
-	// certmagic event.
+	// S3 lock's timing, the supervisor's first interval, and callbacks
+	// after each file reload and each certmagic event.
 	debounce, poll time.Duration
 	renewCheck     time.Duration
 	lockPoll       time.Duration
 	lockLease      time.Duration
+	recheck        time.Duration
 	onReload       func(ok, failed int)
 	onEvent        func(event string, data map[string]any)
 }
@@ -270,6 +271,9 @@ func (m *Manager) Start(ctx context.Context) error {
 			stop()
 		})
 		err = m.acme.magic.ManageAsync(ctx, m.acmeList)
+		if err == nil {
+			m.wg.Go(func() { m.acme.supervise(ctx, m) })
+		}
 	})
 	return err
 }
