@@ -262,8 +262,20 @@ func TestACMETLSALPN01(t *testing.T) {
 	}
 	e.events.waitCount(t, "cached_managed_cert", 1)
 	e.verify(t, srv.addr, e.pebble.Roots(t))
+	// acme-tls/1 handshakes with no challenge under way, for our name or
+	// another, get no certificate and start nothing.
+	for _, sni := range []string{"localhost", "vm"} {
+		if _, err := dial(srv.addr, sni, nil, func(c *tls.Config) {
+			c.InsecureSkipVerify, c.NextProtos = true, []string{ACMETLS1Protocol}
+		}); err == nil {
+			t.Errorf("acme-tls/1 handshake for %s without a challenge succeeded", sni)
+		}
+	}
 	if got := e.pebble.Issued(); got != 1 {
 		t.Errorf("Pebble issued %d certificates, want 1", got)
+	}
+	if got := e.events.count("cert_obtaining"); got != 1 {
+		t.Errorf("%d cert_obtaining events, want 1", got)
 	}
 }
 
