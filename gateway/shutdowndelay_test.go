@@ -51,9 +51,14 @@ func TestShutdownDelay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startGateway(t, demoRules(t), func(c *Config) { c.ShutdownDelay = tc.delay })
 			addr := strings.TrimPrefix(g.base, "http://")
-			if resp, _ := get(t, g.admin+"/readyz"); resp.StatusCode != http.StatusOK {
-				t.Fatalf("not ready before shutdown: %d", resp.StatusCode)
-			}
+			waitFor(t, 5*time.Second, "/readyz 200 before shutdown", func() bool {
+				resp, err := noRedirect.Get(g.admin + "/readyz")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusOK
+			})
 			began := time.Now()
 			g.cancel() // what SIGTERM does in main
 			waitFor(t, time.Second, "/readyz 503", func() bool {
