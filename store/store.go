@@ -306,9 +306,17 @@ type Meta struct {
 	Metadata map[string]string
 }
 
+// MaxKeyLen is S3's limit on an object key, in bytes: a longer key names
+// no object, and S3 refuses a request for one (an error, not a 404), so
+// Head, Get and Open answer "missing" without asking.
+const MaxKeyLen = 1024
+
 // Head returns the object's metadata; a missing object is Meta{} and no
 // error.
 func (s *Store) Head(ctx context.Context, bucket, key string) (Meta, error) {
+	if len(key) > MaxKeyLen {
+		return Meta{}, nil
+	}
 	if err := s.acquire(ctx); err != nil {
 		return Meta{}, err
 	}
@@ -377,6 +385,9 @@ type Object struct {
 // to read the rest (one request where a ranged GET and a full one would
 // be two). A missing object is ErrNotFound.
 func (s *Store) Open(ctx context.Context, bucket, key string) (*Object, error) {
+	if len(key) > MaxKeyLen {
+		return nil, fmt.Errorf("%w: %s/%s… (%d bytes, over S3's %d)", ErrNotFound, bucket, key[:64], len(key), MaxKeyLen)
+	}
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
