@@ -249,7 +249,7 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 	}
 	r.KeepAlive = true
 	r.nh = 0
-	host := false
+	host, length := false, false
 	for {
 		nl := bytes.IndexByte(b[pos:], '\n')
 		if nl < 0 {
@@ -286,7 +286,7 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 		switch len(name) { // the names that matter to the loop, by length
 		case len("Host"):
 			if equalFold(name, "Host") {
-				if host { // net/http refuses a second one
+				if host || !plainHost(value) { // net/http refuses a second one
 					return 0, parseNotOurs
 				}
 				host = true
@@ -304,8 +304,11 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 				r.KeepAlive = false
 			}
 		case len("Content-Length"):
-			if equalFold(name, "Content-Length") && string(value) != "0" {
-				return 0, parseNotOurs
+			if equalFold(name, "Content-Length") {
+				if length || string(value) != "0" { // fasthttp refuses a second one
+					return 0, parseNotOurs
+				}
+				length = true
 			}
 		case len("Transfer-Encoding"):
 			if equalFold(name, "Transfer-Encoding") {
@@ -315,6 +318,50 @@ func parseRequest(r *Request, b []byte, maxHead int) (int, parseResult) {
 		r.hdrs[r.nh] = header{name, value}
 		r.nh++
 	}
+}
+
+// hostChar is what the loop takes in a Host value's name: letters, digits,
+// '-' and '.' (a DNS name or an IPv4 address).
+var hostChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	t['-'], t['.'] = true, true
+	return t
+}()
+
+// plainHost reports whether a Host value is plainly valid: a name of
+// hostChar bytes, then optionally ':' and a port's digits. Anything else
+// (empty, an IPv6 literal, an escape, userinfo, a space, non-ASCII) is the
+// full server's to judge, so that both refuse the same values (RFC 9112,
+// section 3.2: 400 for an invalid Host).
+func plainHost(v []byte) bool {
+	name := v
+	if i := bytes.IndexByte(v, ':'); i >= 0 {
+		port := v[i+1:]
+		if len(port) == 0 {
+			return false
+		}
+		for _, c := range port {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		name = v[:i]
+	}
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // headScan remembers how far the search for the end of a partial head
