@@ -340,28 +340,20 @@ var hostChar = func() (t [256]bool) {
 // full server's to judge, so that both refuse the same values (RFC 9112,
 // section 3.2: 400 for an invalid Host).
 func plainHost(v []byte) bool {
-	name := v
-	if i := bytes.IndexByte(v, ':'); i >= 0 {
-		port := v[i+1:]
-		if len(port) == 0 {
-			return false
-		}
-		for _, c := range port {
+	colon := -1
+	for i, c := range v {
+		switch {
+		case colon >= 0: // the port
 			if c < '0' || c > '9' {
 				return false
 			}
-		}
-		name = v[:i]
-	}
-	if len(name) == 0 {
-		return false
-	}
-	for _, c := range name {
-		if !hostChar[c] {
+		case c == ':':
+			colon = i
+		case !hostChar[c]:
 			return false
 		}
 	}
-	return true
+	return colon != 0 && colon != len(v)-1 && len(v) > 0
 }
 
 // headScan remembers how far the search for the end of a partial head
