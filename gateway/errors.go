@@ -33,6 +33,10 @@ func errorf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
+// msgNotHTTP answers bytes that cannot start an HTTP request (a TLS
+// handshake on the plain port, binary), on the event loops and fasthttp.
+const msgNotHTTP = "not an HTTP/1.1 request"
+
 type errorBody struct {
 	Error  string `json:"error"`
 	Status int    `json:"status"`

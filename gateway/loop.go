@@ -42,7 +42,7 @@ func (s *Server) startLoops() (*evloop.Server, error) {
 // request (a TLS handshake on the plain port, binary garbage), after which
 // they close the connection.
 func notHTTPAnswer() string {
-	body := errorJSON(errorf(http.StatusBadRequest, "not an HTTP/1.1 request"))
+	body := errorJSON(errorf(http.StatusBadRequest, msgNotHTTP))
 	return "HTTP/1.1 400 Bad Request\r\nServer: edgegate\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n" +
 		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
 }

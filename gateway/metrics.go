@@ -41,6 +41,8 @@ type metrics struct {
 
 	imageSourceGets     *prometheus.CounterVec // by op: full, stopped
 	imageSourcesRefused *prometheus.CounterVec // by reason
+
+	badRequests *prometheus.CounterVec // requests fasthttp could not read, by reason
 }
 
 type obsKey struct {
@@ -134,6 +136,11 @@ func newMetrics() *metrics {
 		Help: "Admin requests refused, by reason: host (not an admin host: DNS rebinding), cross_origin, unauthorized, no_token. Events count in edgegate_events_refused_total.",
 	}, []string{"reason"})
 	m.reg.MustRegister(m.eventsRefused, m.adminRefused)
+	m.badRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_bad_requests_total",
+		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops refuse theirs uncounted), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
+	}, []string{"reason"})
+	m.reg.MustRegister(m.badRequests)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,

@@ -5,6 +5,8 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -130,4 +132,96 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	return ip.Unmap()
+}
+
+// maxHeadBytes bounds a request head on both transports: fasthttp's
+// ReadBufferSize and the event loops' evloop.Config.MaxHeaderBytes.
+const maxHeadBytes = 8 << 10
+
+// requestError answers what fasthttp could not read or parse, before any
+// handler runs, with the JSON error body every other answer has (fasthttp's
+// own are plain text), and counts it. fasthttp then closes the connection.
+func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
+	e, reason := classifyRequestError(err)
+	s.metrics.badRequests.WithLabelValues(reason).Inc()
+	writeError(ctx, e)
+}
+
+// classifyRequestError maps a fasthttp read or parse error to the answer
+// and the edgegate_bad_requests_total reason. Messages are fixed: fasthttp's
+// errors quote the request, which the answer must not echo.
+func classifyRequestError(err error) (*Error, string) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, errNotHTTP):
+		return errorf(http.StatusBadRequest, msgNotHTTP), "not_http"
+	case errors.As(err, &small):
+		return errorf(http.StatusRequestHeaderFieldsTooLarge, "request head over %d bytes", maxHeadBytes), "head_too_large"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "request body too large"), "body_too_large"
+	case errors.As(err, &ne) && ne.Timeout():
+		return errorf(http.StatusRequestTimeout, "request not received within read_timeout"), "timeout"
+	case errors.Is(err, fasthttp.ErrDuplicateContentLength):
+		return errorf(http.StatusBadRequest, "malformed request: more than one Content-Length"), "malformed"
+	case errors.Is(err, fasthttp.ErrUnsupportedTransferEncoding):
+		return errorf(http.StatusBadRequest, "malformed request: unsupported Transfer-Encoding"), "malformed"
+	}
+	return errorf(http.StatusBadRequest, "malformed HTTP/1.1 request (request line, header lines or body framing; RFC 9112)"), "malformed"
+}
+
+// errNotHTTP is what a notHTTPConn's read returns for bytes that cannot
+// start an HTTP request.
+var errNotHTTP = errors.New("gateway: not an HTTP request")
+
+// notHTTPListener gives fasthttp, when it serves without the event loops,
+// connections that refuse bytes that cannot start an HTTP request: a
+// control or non-ASCII byte in the method, before the first space (a TLS
+// ClientHello on the plain port, binary), the event loops' test too. The
+// read fails with errNotHTTP, which requestError answers at once with a 400
+// (fasthttp closes after it), where fasthttp alone would wait read_timeout
+// for a line end. Only a connection's first request is checked; garbage
+// after an answered request on a keep-alive connection waits read_timeout,
+// as any incomplete head does.
+type notHTTPListener struct{ net.Listener }
+
+func (l notHTTPListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &notHTTPConn{Conn: c}, nil
+}
+
+// notHTTPConn checks the method of a connection's first request as it is
+// read. Like any net.Conn its Read is not safe for concurrent use.
+type notHTTPConn struct {
+	net.Conn
+	started bool // a byte has been read
+	checked bool // the method was read whole (or the head starts with an empty line)
+}
+
+func (c *notHTTPConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if c.checked {
+		return n, err
+	}
+	for _, ch := range b[:n] {
+		if !c.started {
+			c.started = true
+			if ch == '\r' || ch == '\n' { // empty lines before a request are fasthttp's to judge
+				c.checked = true
+				break
+			}
+		}
+		if ch == ' ' {
+			c.checked = true
+			break
+		}
+		if ch < ' ' || ch >= 0x7f {
+			c.checked = true
+			return 0, errNotHTTP
+		}
+	}
+	return n, err
 }

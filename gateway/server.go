@@ -113,6 +113,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		// most maxConns such, so twice the limit never bites.
 		Concurrency: 2 * maxConns,
 		ConnState:   s.conns.connState,
+		// What fasthttp cannot read gets the JSON error body too; its
+		// log lines quote no request bytes.
+		ErrorHandler:          s.requestError,
+		Logger:                fasthttpLogger{s.log},
+		SecureErrorLogMessage: true,
+		// No public path takes a form: a body is never parsed (a multipart
+		// one would be, into memory and temporary files).
+		DisablePreParseMultipartForm: true,
 	}
 	s.adminLoopback = loopbackOnly(cfg.AdminListen)
 	s.admin = &http.Server{
@@ -257,7 +265,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 		}()
 		go func() { errc <- s.public.Serve(loops.Handoffs()) }()
 	} else {
-		go func() { errc <- s.public.Serve(s.conns.listener(pub)) }()
+		go func() { errc <- s.public.Serve(notHTTPListener{s.conns.listener(pub)}) }()
 	}
 	go func() {
 		if err := s.admin.Serve(adm); !errors.Is(err, http.ErrServerClosed) {
