@@ -82,6 +82,7 @@ func (s *Server) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, s.geodb.Status())
 	})
 	mux.HandleFunc("GET /debug/explain", s.debugExplain)
+	mux.HandleFunc("GET /debug/tls", s.debugTLS)
 	mux.HandleFunc("POST /events/s3", s.eventsHandler)
 	// Profiling, on the admin listener only (loopback by default).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -175,6 +175,7 @@ func LoadConfig(path string) (Config, error) {
 			cfg.Presign.CloudFront.Keys[i].PrivateKeyFile = filepath.Join(filepath.Dir(path), k.PrivateKeyFile)
 		}
 	}
+	cfg.resolveTLSPaths(filepath.Dir(path))
 	for i, db := range cfg.Geo.Databases {
 		if db != "" && !filepath.IsAbs(db) {
 			cfg.Geo.Databases[i] = filepath.Join(filepath.Dir(path), db)

@@ -14,7 +14,7 @@ import (
 // startLoops starts the event loops that answer /r/, or returns nil when
 // they are off or unavailable here (fasthttp then serves everything).
 func (s *Server) startLoops() (*evloop.Server, error) {
-	if s.cfg.EventLoops < 0 {
+	if s.cfg.EventLoops < 0 || s.plainRedirect {
 		return nil, nil
 	}
 	loops, err := evloop.New(loopHandler{s}, evloop.Config{

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/edgegate/edgegate/certs"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
@@ -38,6 +40,11 @@ func Check(cfg Config) (CheckReport, error) {
 	db.Close()
 	if _, err := resize.New(cfg.Images.Config); err != nil {
 		return CheckReport{}, err
+	}
+	if cfg.ListenTLS != "" {
+		if err := certs.Check(cfg.TLS.Config, time.Time{}); err != nil {
+			return CheckReport{}, fmt.Errorf("config: tls: %w", err)
+		}
 	}
 	return CheckReport{Rules: t.Source(), Regions: len(t.Regions()), Routes: len(t.Routes()),
 		Hash: t.Hash(), Databases: len(cfg.Geo.Databases)}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/cache"
+	"github.com/edgegate/edgegate/certs"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/glob"
@@ -47,6 +48,14 @@ type Server struct {
 	public *fasthttp.Server
 	admin  *http.Server
 	conns  *connLimit // the public listener's connection limits
+
+	// HTTPS (listen_tls): certificates, HTTP/1.1 and HTTP/2, HTTP/3; nil
+	// without it. plainRedirect: the plain listener only redirects (and
+	// answers ACME challenges), so the event loops do not run.
+	certs         *certs.Manager
+	tls           *tlsServer
+	h3            *h3Server
+	plainRedirect bool
 
 	shuttingDown atomic.Bool
 	// delayCut is closed, once, to end the shutdown delay early
@@ -129,6 +138,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		ReadTimeout:       cfg.Admin.ReadTimeout,
 		WriteTimeout:      cfg.Admin.WriteTimeout,
 		IdleTimeout:       cfg.Admin.IdleTimeout,
+	}
+	if err := s.openTLS(ctx); err != nil {
+		s.clock.Stop()
+		s.signer.Close()
+		s.geodb.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -216,14 +231,40 @@ func (s *Server) Serve(ctx context.Context) error {
 		pub.Close()
 		return fmt.Errorf("gateway: admin listen: %w", err)
 	}
-	return s.ServeListeners(ctx, pub, adm)
+	l := Listeners{Public: pub, Admin: adm}
+	if l.TLS, l.QUIC, err = s.listenTLS(); err != nil {
+		pub.Close()
+		adm.Close()
+		return err
+	}
+	return s.ServeOn(ctx, l)
 }
 
-// ServeListeners serves on the given listeners until ctx is done, then
-// answers /readyz 503 while still serving for ShutdownDelay, stops
-// accepting, lets in-flight requests finish (bounded by ShutdownTimeout)
-// and returns nil on a clean shutdown.
+// ServeListeners serves plain HTTP and admin on the given listeners: see
+// ServeOn.
 func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) error {
+	return s.ServeOn(ctx, Listeners{Public: pub, Admin: adm})
+}
+
+// Listeners are the sockets a Server serves on. TLS is required when
+// listen_tls is set; QUIC serves HTTP/3 when tls.http3 is on too (none: no
+// HTTP/3).
+type Listeners struct {
+	Public, Admin, TLS net.Listener
+	QUIC               net.PacketConn
+}
+
+// ServeOn serves on the given listeners until ctx is done, then answers
+// /readyz 503 while still serving for ShutdownDelay, stops accepting,
+// lets in-flight requests finish (bounded by ShutdownTimeout) and returns
+// nil on a clean shutdown.
+func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
+	pub, adm := l.Public, l.Admin
+	if s.tls != nil && l.TLS == nil {
+		pub.Close()
+		adm.Close()
+		return errors.New("gateway: listen_tls is set but no TLS listener was given")
+	}
 	s.log.Info("edgegate listening", "public", pub.Addr().String(), "admin", adm.Addr().String(),
 		"rules", s.cfg.Rules, "rules_hash", s.rules.Table().Hash())
 	if a, ok := adm.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
@@ -233,7 +274,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 		s.log.Warn("the admin listener is not loopback-only and admin.token is not set: POST /-/reload and /events/s3 answer 403",
 			"admin", adm.Addr().String())
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	stopReadiness := s.ready.start()
@@ -272,6 +313,7 @@ func (s *Server) ServeListeners(ctx context.Context, pub, adm net.Listener) erro
 			errc <- err
 		}
 	}()
+	s.serveTLSListeners(watchCtx, l, errc)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: serve: %w", err)
@@ -325,6 +367,7 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	if err := s.admin.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: admin shutdown: %w", err))
 	}
+	errs = append(errs, s.shutdownTLS(sctx)...)
 	if err := s.geodb.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -8,16 +8,26 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/edgegate/edgegate/certs"
+	"github.com/edgegate/edgegate/internal/demo"
+	"github.com/edgegate/edgegate/internal/testenv"
 )
 
 // selfSigned returns a server config with an ECDSA P-256 certificate for
@@ -198,5 +208,180 @@ func TestTransportsAnswerAlike(t *testing.T) {
 					name, ans.status, ans.loc, ans.headers, ans.body, want.status, want.loc, want.headers, want.body)
 			}
 		}
+	}
+}
+
+// tlsGateway is a gateway serving HTTPS from certificate files, started
+// through ServeOn with listen_tls bound to a port picked first.
+type tlsGateway struct {
+	*testGateway
+	https string // https://127.0.0.1:port
+	pool  *x509.CertPool
+}
+
+func startTLSGateway(t *testing.T, mutate ...func(*Config)) *tlsGateway {
+	t.Helper()
+	conf, pool := selfSigned(t)
+	dir := t.TempDir()
+	c := conf.Certificates[0]
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, err := net.ListenPacket("udp", tl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesPath, demoRules(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Rules = rulesPath
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.S3.Endpoint, cfg.S3.Region, cfg.S3.PathStyle = testenv.S3(t), demo.Region, true
+	cfg.S3.AccessKey, cfg.S3.SecretKey = demo.AccessKey, demo.SecretKey
+	cfg.Listen, cfg.AdminListen, cfg.ListenTLS = pub.Addr().String(), adm.Addr().String(), tl.Addr().String()
+	cfg.TLS.Certificates = []certs.FilePair{{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}}
+	cfg.TLS.HTTP3 = true
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	srv, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &testGateway{srv: srv, base: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
+		cancel: cancel, done: make(chan error, 1), rules: rulesPath}
+	go func() { g.done <- srv.ServeOn(ctx, Listeners{Public: pub, Admin: adm, TLS: tl, QUIC: qc}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-g.done:
+			if err != nil {
+				t.Errorf("ServeOn: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("gateway did not shut down in 10s")
+		}
+	})
+	return &tlsGateway{testGateway: g, https: "https://" + tl.Addr().String(), pool: pool}
+}
+
+// With listen_tls, the gateway serves HTTPS (HTTP/1.1, HTTP/2, HTTP/3)
+// from certificate files; the plain listener redirects to HTTPS with a
+// 308, keeping the target, and /debug/tls lists the certificate.
+func TestServeHTTPS(t *testing.T) {
+	g := startTLSGateway(t)
+	for name, c := range map[string]*http.Client{"h1": tlsClient(g.pool, false), "h2": tlsClient(g.pool, true), "h3": h3Client(t, g.pool)} {
+		resp, err := c.Get(g.https + "/r/map-tiles.zip?region=egypt-cairo")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "egypt/cairo/map-tiles.zip") {
+			t.Errorf("%s: %d %q", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(g.https, "https://"))
+	for _, tc := range []struct{ host, path, want string }{
+		{"localhost", "/r/map-tiles.zip?region=uk", "https://localhost:" + port + "/r/map-tiles.zip?region=uk"},
+		{"localhost:8080", "/img/thumbnail/a.jpg", "https://localhost:" + port + "/img/thumbnail/a.jpg"},
+		{"[::1]:8080", "/", "https://[::1]:" + port + "/"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, g.base+tc.path, nil)
+		req.Host = tc.host
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != tc.want {
+			t.Errorf("plain %s%s: %d %q, want 308 %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+		}
+	}
+	resp, body := get(t, g.base+"/.well-known/acme-challenge/nothing")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"status":404`) {
+		t.Errorf("unknown ACME challenge: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, g.admin+"/debug/tls")
+	var dt struct {
+		Enabled      bool
+		PlainHTTP    string `json:"plain_http"`
+		Certificates []certs.CertStatus
+	}
+	if err := json.Unmarshal(body, &dt); err != nil || resp.StatusCode != 200 || !dt.Enabled || dt.PlainHTTP != "redirect" ||
+		len(dt.Certificates) != 1 || !slices.Contains(dt.Certificates[0].Names, "localhost") {
+		t.Errorf("/debug/tls: %d %s", resp.StatusCode, body)
+	}
+}
+
+// tls.plain_http: serve keeps the plain listener serving (behind a CDN).
+func TestServeHTTPSPlainServe(t *testing.T) {
+	g := startTLSGateway(t, func(c *Config) { c.TLS.PlainHTTP = "serve" })
+	resp, _ := get(t, g.base+"/r/map-tiles.zip?region=egypt-cairo")
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "egypt/cairo/") {
+		t.Errorf("plain: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// edgegate check reports the TLS section's problems: a key that does not
+// match its certificate, an unreadable file.
+func TestCheckTLS(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, conf *tls.Config) {
+		c := conf.Certificates[0]
+		keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name+".crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600)
+		os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	}
+	a, _ := selfSigned(t)
+	b, _ := selfSigned(t)
+	write("a", a)
+	write("b", b)
+	cfg, err := LoadConfig("../examples/edgegate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ListenTLS = "127.0.0.1:18443"
+	for _, tc := range []struct {
+		name, cert, key, want string
+	}{
+		{"matching pair", "a.crt", "a.key", ""},
+		{"key of another certificate", "a.crt", "b.key", "private key does not match"},
+		{"missing file", "a.crt", "none.key", "none.key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg
+			c.TLS.Certificates = []certs.FilePair{{CertFile: filepath.Join(dir, tc.cert), KeyFile: filepath.Join(dir, tc.key)}}
+			_, err := Check(c)
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Check: %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }

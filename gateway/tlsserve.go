@@ -13,14 +13,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/net/http2"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/edgegate/edgegate/certs"
 )
 
 // TLS handshake outcomes the listener reports (certs.Manager counts them).
@@ -32,8 +36,7 @@ type tlsServer struct {
 	conf    *tls.Config
 	observe handshakeObserver
 	h1      *fasthttp.Server
-	h2      *http2.Server
-	h2base  *http.Server // HTTP/2's base config; its Shutdown sends GOAWAY
+	h2      *http.Server // net/http's HTTP/2, for connections that chose "h2"
 	bridge  http.Handler // for HTTP/2 and HTTP/3
 	altSvc  string       // Alt-Svc value when HTTP/3 is on
 	ln      *handshakeListener
@@ -71,45 +74,212 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 		Concurrency:          s.public.Concurrency,
 		ConnState:            s.conns.connState,
 		Logger:               fasthttpLogger{s.log},
+		ErrorHandler:         s.public.ErrorHandler,
+		// As the plain listener's server (see New).
+		SecureErrorLogMessage:        true,
+		DisablePreParseMultipartForm: true,
 	}
 	t.bridge = httpHandler(s.Handler(), s.public.Name, extra, s.log)
-	t.h2 = &http2.Server{
-		MaxConcurrentStreams: 128, // nginx's http2_max_concurrent_streams
-		IdleTimeout:          s.public.IdleTimeout,
-		MaxReadFrameSize:     16 << 10,
-	}
-	t.h2base = &http.Server{
+	var protos http.Protocols
+	protos.SetHTTP2(true) // on the *tls.Conn the handshake listener hands over
+	t.h2 = &http.Server{
+		Handler:        t.bridge,
+		Protocols:      &protos,
 		ReadTimeout:    s.cfg.ReadTimeout,
 		WriteTimeout:   s.cfg.WriteTimeout,
+		IdleTimeout:    s.public.IdleTimeout,
 		MaxHeaderBytes: 8 << 10, // as HTTP/1.1's head limit
-		ErrorLog:       nil,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: 128, // nginx's http2_max_concurrent_streams
+			MaxReadFrameSize:     16 << 10,
+		},
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// HTTP/2 connections are not idle-evictable by connLimit: they
+		// multiplex requests and keep their own idle timeout. Their
+		// slot comes back when they close.
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				s.conns.lim.Release(remoteAddr(c))
+			}
+		},
 	}
-	if err := http2.ConfigureServer(t.h2base, t.h2); err != nil {
-		// Only fails for a TLSConfig that forbids HTTP/2; h2base has none.
-		panic(fmt.Sprintf("gateway: http2.ConfigureServer: %v", err))
-	}
-	t.h1.NextProto("h2", func(c net.Conn) error {
-		// Not idle-evictable: HTTP/2 keeps its own idle timeout, and a
-		// connection multiplexing requests is never "idle" to fasthttp.
-		s.conns.connState(c, fasthttp.StateActive)
-		t.h2.ServeConn(c, &http2.ServeConnOpts{Handler: t.bridge, BaseConfig: t.h2base})
-		return nil
-	})
 	return t
 }
 
-// serveTLS serves HTTPS on ln (a TCP listener) until it is closed.
+// openTLS prepares HTTPS when listen_tls is set: the certificate manager
+// (metrics on the gateway's registry), the transports, and the plain
+// listener's handler: a redirect to HTTPS (tls.plain_http: redirect) or
+// the usual one (serve), both answering ACME HTTP-01 challenges first.
+func (s *Server) openTLS(ctx context.Context) error {
+	if s.cfg.ListenTLS == "" {
+		return nil
+	}
+	m, err := certs.New(ctx, s.cfg.TLS.Config, certs.Options{Store: s.store, Log: s.log, Registerer: s.metrics.reg,
+		HTTPPort: portOf(s.cfg.Listen, 80), TLSPort: portOf(s.cfg.ListenTLS, 443)})
+	if err != nil {
+		return fmt.Errorf("gateway: tls: %w", err)
+	}
+	s.certs = m
+	alt := ""
+	if s.cfg.TLS.HTTP3 {
+		alt = altSvc(s.cfg.ListenTLS)
+	}
+	s.tls = s.newTLSServer(m.TLSConfig(), m.ObserveHandshake, alt)
+	if s.cfg.TLS.HTTP3 {
+		s.h3 = s.newH3(s.tls)
+	}
+	challenge := fasthttpadaptor.NewFastHTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.HTTPChallenge(w, r) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write(errorJSON(errorf(http.StatusNotFound, "no such ACME challenge")))
+		}
+	})
+	if s.cfg.TLS.PlainHTTP == "serve" {
+		inner := s.public.Handler
+		s.public.Handler = func(ctx *fasthttp.RequestCtx) {
+			if isACMEChallenge(rawPath(ctx.RequestURI())) {
+				challenge(ctx)
+				return
+			}
+			inner(ctx)
+		}
+		return nil
+	}
+	s.plainRedirect = true
+	s.public.Handler = redirectHandler(portOf(s.cfg.ListenTLS, 443), challenge)
+	return nil
+}
+
+// listenTLS opens listen_tls's TCP listener, and its UDP socket for
+// HTTP/3; none when HTTPS is off.
+func (s *Server) listenTLS() (net.Listener, net.PacketConn, error) {
+	if s.tls == nil {
+		return nil, nil, nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.ListenTLS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: listen_tls: %w", err)
+	}
+	if s.h3 == nil {
+		return ln, nil, nil
+	}
+	pc, err := net.ListenPacket("udp", s.cfg.ListenTLS)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("gateway: listen_tls (UDP, HTTP/3): %w", err)
+	}
+	return ln, pc, nil
+}
+
+// serveTLSListeners starts HTTPS (and HTTP/3) on l's listeners, then the
+// certificate manager (ACME needs the listeners bound for its challenges).
+// Serving errors go to errc.
+func (s *Server) serveTLSListeners(ctx context.Context, l Listeners, errc chan<- error) {
+	if s.tls == nil {
+		return
+	}
+	s.log.Info("HTTPS listening", "addr", l.TLS.Addr().String(), "http3", l.QUIC != nil && s.h3 != nil,
+		"plain_http", map[bool]string{true: "redirect", false: "serve"}[s.plainRedirect])
+	go func() {
+		if err := s.serveTLS(s.tls, l.TLS); err != nil {
+			errc <- err
+		}
+	}()
+	if s.h3 != nil && l.QUIC != nil {
+		go func() {
+			if err := s.serveH3(s.h3, l.QUIC); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if err := s.certs.Start(ctx); err != nil {
+		errc <- fmt.Errorf("gateway: tls: %w", err)
+	}
+}
+
+// shutdownTLS ends HTTP/3 and HTTPS (GOAWAY, then in-flight requests
+// within ctx) and stops the certificate manager.
+func (s *Server) shutdownTLS(ctx context.Context) []error {
+	var errs []error
+	if s.h3 != nil {
+		if err := s.h3.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.tls != nil {
+		if err := s.tls.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.certs != nil {
+		if err := s.certs.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: tls: %w", err))
+		}
+	}
+	return errs
+}
+
+// debugTLS lists the certificates served (admin GET /debug/tls).
+func (s *Server) debugTLS(w http.ResponseWriter, _ *http.Request) {
+	type answer struct {
+		Enabled      bool               `json:"enabled"`
+		Listen       string             `json:"listen_tls,omitempty"`
+		HTTP3        bool               `json:"http3"`
+		PlainHTTP    string             `json:"plain_http,omitempty"`
+		Certificates []certs.CertStatus `json:"certificates"`
+	}
+	a := answer{Certificates: []certs.CertStatus{}}
+	if s.certs != nil {
+		a = answer{Enabled: true, Listen: s.cfg.ListenTLS, HTTP3: s.h3 != nil, PlainHTTP: "serve", Certificates: s.certs.Status()}
+		if s.plainRedirect {
+			a.PlainHTTP = "redirect"
+		}
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// portOf is addr's port, or def when it names none.
+func portOf(addr string, def int) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return def
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n == 0 {
+		return def
+	}
+	return n
+}
+
+func isACMEChallenge(path []byte) bool {
+	return len(path) > len(acmePrefix) && string(path[:len(acmePrefix)]) == acmePrefix
+}
+
+// serveTLS serves HTTPS on ln (a TCP listener) until it is closed:
+// HTTP/1.1 on fasthttp, HTTP/2 on net/http, split by ALPN.
 func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 	t.ln = newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
 		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) })
-	return t.h1.Serve(t.ln)
+	h2errc := make(chan error, 1)
+	go func() {
+		if err := t.h2.Serve(t.ln.h2Listener()); !errors.Is(err, http.ErrServerClosed) {
+			h2errc <- err
+		}
+		close(h2errc)
+	}()
+	err := t.h1.Serve(t.ln)
+	if err2, ok := <-h2errc; ok && err == nil {
+		err = err2
+	}
+	return err
 }
 
 // shutdownTLS sends HTTP/2 connections GOAWAY, stops accepting and waits
 // for in-flight requests, within ctx.
 func (t *tlsServer) shutdown(ctx context.Context) error {
 	var errs []error
-	if err := t.h2base.Shutdown(ctx); err != nil {
+	if err := t.h2.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: HTTP/2 shutdown: %w", err))
 	}
 	if err := t.h1.ShutdownWithContext(ctx); err != nil {
@@ -120,9 +290,10 @@ func (t *tlsServer) shutdown(ctx context.Context) error {
 
 // handshakeListener completes TLS handshakes on their own goroutines and
 // returns only connections whose handshake succeeded, so that a slow or
-// failed handshake neither holds up Accept nor reaches fasthttp (which
+// failed handshake neither holds up Accept nor reaches a server (fasthttp
 // would log every failure). Each handshake is bounded by timeout; a failed
-// one gives its connection slot back through release.
+// one gives its connection slot back through release. Connections that
+// chose "h2" come out of h2Listener, the others out of Accept.
 type handshakeListener struct {
 	net.Listener
 	conf    *tls.Config
@@ -131,6 +302,7 @@ type handshakeListener struct {
 	release func(net.Conn)
 
 	ready     chan net.Conn
+	readyH2   chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
 	acceptErr chan error
@@ -138,7 +310,7 @@ type handshakeListener struct {
 
 func newHandshakeListener(ln net.Listener, conf *tls.Config, timeout time.Duration, observe handshakeObserver, release func(net.Conn)) *handshakeListener {
 	l := &handshakeListener{Listener: ln, conf: conf, timeout: timeout, observe: observe, release: release,
-		ready: make(chan net.Conn), done: make(chan struct{}), acceptErr: make(chan error, 1)}
+		ready: make(chan net.Conn), readyH2: make(chan net.Conn), done: make(chan struct{}), acceptErr: make(chan error, 1)}
 	go l.acceptLoop()
 	return l
 }
@@ -171,8 +343,12 @@ func (l *handshakeListener) handshake(c net.Conn) {
 		l.release(c)
 		return
 	}
+	ready := l.ready
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		ready = l.readyH2
+	}
 	select {
-	case l.ready <- tc:
+	case ready <- tc:
 	case <-l.done:
 		c.Close()
 		l.release(c)
@@ -191,6 +367,37 @@ func (l *handshakeListener) Accept() (net.Conn, error) {
 		return nil, net.ErrClosed
 	}
 }
+
+// h2Listener returns the connections that chose HTTP/2. Closing it
+// (net/http's Shutdown does) ends its Accept; closing the handshake
+// listener ends both.
+func (l *handshakeListener) h2Listener() net.Listener {
+	return &h2Listener{l: l, closed: make(chan struct{})}
+}
+
+type h2Listener struct {
+	l      *handshakeListener
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (h *h2Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.l.readyH2:
+		return c, nil
+	case <-h.l.done:
+		return nil, net.ErrClosed
+	case <-h.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *h2Listener) Close() error {
+	h.once.Do(func() { close(h.closed) })
+	return nil
+}
+
+func (h *h2Listener) Addr() net.Addr { return h.l.Addr() }
 
 // Close stops accepting; handshakes in progress end with their conns
 // closed.
@@ -211,7 +418,7 @@ func redirectHandler(tlsPort int, challenge fasthttp.RequestHandler) fasthttp.Re
 	}
 	return func(ctx *fasthttp.RequestCtx) {
 		path := rawPath(ctx.RequestURI())
-		if challenge != nil && len(path) > len(acmePrefix) && string(path[:len(acmePrefix)]) == acmePrefix {
+		if challenge != nil && isACMEChallenge(path) {
 			challenge(ctx)
 			return
 		}
@@ -219,6 +426,7 @@ func redirectHandler(tlsPort int, challenge fasthttp.RequestHandler) fasthttp.Re
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 		if host == "" || !validHost(host) {
 			writeError(ctx, errorf(http.StatusBadRequest, "a Host header naming this server is required"))
 			return
