@@ -562,10 +562,11 @@ func TestRequestErrorsJSONAndAtOnce(t *testing.T) {
 		for _, g := range []*testGateway{loops, plain} {
 			u, _ := url.Parse(g.base)
 			c := &hostileCase{name: tc.name, raw: []byte(tc.req), method: "GET", status: []string{strconv.Itoa(tc.status)}, answers: 1}
-			// The loops refuse what is not HTTP themselves; the rest goes to
-			// fasthttp, which counts it.
+			// The loops refuse what is not HTTP themselves, and count it
+			// apart; the rest goes to fasthttp, which counts it.
 			counted := g == plain || tc.reason != "not_http" || g.srv.loops.Load() == nil
 			before := testutil.ToFloat64(g.srv.metrics.badRequests.WithLabelValues(tc.reason))
+			loopsBefore := g.srv.loopStats().NotHTTP
 			r := runHostileCase(u.Host, c)
 			if r.problem != "" {
 				t.Errorf("%s, event_loops %d: %s", tc.name, g.srv.cfg.EventLoops, r.problem)
@@ -578,6 +579,15 @@ func TestRequestErrorsJSONAndAtOnce(t *testing.T) {
 				t.Errorf("%s, event_loops %d: edgegate_bad_requests_total{reason=%q} %v -> %v, want one more",
 					tc.name, g.srv.cfg.EventLoops, tc.reason, before, got)
 			}
+			if got := g.srv.loopStats().NotHTTP; !counted && got != loopsBefore+1 {
+				t.Errorf("%s on the loops: edgegate_loop_not_http_total %d -> %d, want one more", tc.name, loopsBefore, got)
+			}
+		}
+	}
+	_, body := get(t, loops.admin+"/metrics")
+	for _, name := range []string{`edgegate_bad_requests_total{reason="not_http"}`, "edgegate_loop_not_http_total "} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("metrics lack %s", name)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.eventsRefused, m.adminRefused)
 	m.badRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgegate_bad_requests_total",
-		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops refuse theirs uncounted), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
+		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
 	}, []string{"reason"})
 	m.reg.MustRegister(m.badRequests)
 	m.observers.Store(&map[obsKey]observer{})
@@ -198,6 +198,9 @@ func (m *metrics) registerServer(s *Server) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgegate_image_cache_entries",
 			Help: "Rendered variants held in the in-process cache."},
 			func() float64 { return float64(s.variants.Stats().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_not_http_total",
+			Help: "Connections the event loops answered 400 and closed at once: bytes that cannot start an HTTP request (a TLS handshake, binary). fasthttp's count in edgegate_bad_requests_total{reason=\"not_http\"}."},
+			func() float64 { return float64(s.loopStats().NotHTTP) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_handoffs_total",
 			Help: "Connections the event loops gave to fasthttp (not /r/, a body, HTTP/1.0, ...)."},
 			func() float64 { return float64(s.loopStats().Handoffs) }),

@@ -41,4 +41,7 @@ func TestServerNotHTTPRefusedAtOnce(t *testing.T) {
 			c.expectClosed(t)
 		})
 	}
+	if n := ts.Stats().NotHTTP; n != 4 {
+		t.Errorf("Stats.NotHTTP %d, want 4", n)
+	}
 }

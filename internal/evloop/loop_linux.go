@@ -36,8 +36,9 @@ type Server struct {
 	bufs     sync.Pool // *[]byte for blocking answers
 
 	handoffs, blocked, paused atomic.Uint64
-	open                      atomic.Int64 // connections the loops hold (Stats.Open)
-	outPeak                   atomic.Int64 // Stats.OutPeak
+	notHTTP                   atomic.Uint64 // Stats.NotHTTP
+	open                      atomic.Int64  // connections the loops hold (Stats.Open)
+	outPeak                   atomic.Int64  // Stats.OutPeak
 }
 
 // New starts cfg.Loops event loops for h. Call Serve to feed them, and
@@ -72,7 +73,7 @@ func (s *Server) Handoffs() net.Listener { return s.handoff }
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{Handoffs: s.handoffs.Load(), Blocked: s.blocked.Load(), Open: s.open.Load(),
-		Paused: s.paused.Load(), OutPeak: s.outPeak.Load()}
+		Paused: s.paused.Load(), OutPeak: s.outPeak.Load(), NotHTTP: s.notHTTP.Load()}
 }
 
 // Serve accepts connections from ln and spreads them over the loops until
@@ -578,6 +579,7 @@ func (l *loop) process(c *conn, data []byte) {
 			break
 		}
 		if res == parseBad { // not HTTP: say so and close, at once
+			l.s.notHTTP.Add(1)
 			c.out = append(c.out, l.s.cfg.BadRequest...)
 			c.closing = true
 			break

@@ -27,6 +27,9 @@ type Stats struct {
 	// OutPeak is the most unsent answer bytes one connection has held
 	// after a write (a high-water mark since New).
 	OutPeak int64
+	// NotHTTP is the number of connections answered Config.BadRequest
+	// and closed: bytes that cannot start an HTTP request.
+	NotHTTP uint64
 }
 
 // Verdict is a Handler's answer to a request.
