@@ -56,6 +56,12 @@ type Config struct {
 	// reads and answers none of the connection's pipelined requests until
 	// the client reads. Default 65536 (64 KiB); 4096..67108864.
 	MaxUnsentBytes int `yaml:"max_unsent_bytes"`
+	// MaxBodyBytes bounds, in bytes, a public request's body, which no
+	// public path reads (/r/ and /img/ answer GET and HEAD) but which
+	// fasthttp holds in memory while the request is read: a longer one is
+	// answered 413 and the connection closed. Default 16384 (16 KiB);
+	// 1..67108864.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// MaxConnections bounds the public listener's open connections, event
 	// loops and fasthttp together. When it is reached a new connection
 	// closes the longest-idle ones (as nginx drains: an eighth of the idle
@@ -137,6 +143,7 @@ func DefaultConfig() Config {
 		ReadTimeout:     10 * time.Second,
 		WriteTimeout:    10 * time.Second,
 		MaxUnsentBytes:  64 << 10,
+		MaxBodyBytes:    16 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000},
 		Events:          EventsConfig{Queue: 256, Workers: 1},
@@ -222,6 +229,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxUnsentBytes < 4<<10 || c.MaxUnsentBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("config: max_unsent_bytes must be 4096..67108864, not %d", c.MaxUnsentBytes))
+	}
+	if c.MaxBodyBytes < 1 || c.MaxBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("config: max_body_bytes must be 1..67108864, not %d", c.MaxBodyBytes))
 	}
 	if c.ShutdownTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
 		errs = append(errs, errors.New("config: shutdown_timeout, read_timeout and write_timeout must be positive"))

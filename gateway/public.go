@@ -159,7 +159,7 @@ func classifyRequestError(err error) (*Error, string) {
 	case errors.As(err, &small):
 		return errorf(http.StatusRequestHeaderFieldsTooLarge, "request head over %d bytes", maxHeadBytes), "head_too_large"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return errorf(http.StatusRequestEntityTooLarge, "request body too large"), "body_too_large"
+		return errorf(http.StatusRequestEntityTooLarge, "request body over max_body_bytes; /r/ and /img/ take none"), "body_too_large"
 	case errors.As(err, &ne) && ne.Timeout():
 		return errorf(http.StatusRequestTimeout, "request not received within read_timeout"), "timeout"
 	case errors.Is(err, fasthttp.ErrDuplicateContentLength):

@@ -128,8 +128,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Logger:                fasthttpLogger{s.log},
 		SecureErrorLogMessage: true,
 		// No public path takes a form: a body is never parsed (a multipart
-		// one would be, into memory and temporary files).
+		// one would be, into memory and temporary files), and it is held
+		// in memory only up to max_body_bytes (413 past it).
 		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           cfg.MaxBodyBytes,
 	}
 	s.adminLoopback = loopbackOnly(cfg.AdminListen)
 	s.admin = &http.Server{
