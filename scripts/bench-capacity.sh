@@ -21,7 +21,10 @@
 #       for as its 12 variants at once, over and over from CONNS connections;
 #       VmRSS and the image metrics every second, answers by status (a 5xx
 #       fails the run). Twice, each on a fresh gateway: the zip and the
-#       octet-stream alone, then all 22 sources.
+#       octet-stream alone, then all 22 sources (KINDS='zip,fake jpeg' picks
+#       other sets, one run per word; IMAGE_CACHE_BYTES=0 STORE_VARIANTS=false
+#       set images.cache_bytes and images.store_variants: with neither the
+#       variant cache nor the S3 write-back tier, every request renders).
 #   scripts/bench-capacity.sh soak   [DURATION=10m] [RATE=300]
 #       loadtest's mixed scenario (a rules reload every 5 s) at RATE req/s,
 #       /metrics every 10 s: errors, RSS after warm-up (the first minute, or
@@ -63,7 +66,9 @@ gw=
 # given top-level lines; sets gw to its pid.
 start_gateway() {
   sed -e "s#http://127.0.0.1:7070#http://$s3#" -e "s#^rules: rules.yaml#rules: $PWD/examples/rules.yaml#" \
-    -e "s#\.\./\.data/geoip#$PWD/.data/geoip#" examples/edgegate.yaml >"$tmp/edgegate.yaml"
+    -e "s#\.\./\.data/geoip#$PWD/.data/geoip#" -e "s#cache_bytes: 268435456#cache_bytes: ${IMAGE_CACHE_BYTES:-268435456}#" \
+    -e "s#store_variants: true#store_variants: ${STORE_VARIANTS:-true}#" \
+    examples/edgegate.yaml >"$tmp/edgegate.yaml"
   printf '%s\n' "${1:-}" >>"$tmp/edgegate.yaml"
   VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2 "$tmp/edgegate" serve --config "$tmp/edgegate.yaml" \
     --listen "$pub" --admin-listen "$adm" --log-level warn 2>>"$out/edgegate.log" &
@@ -106,7 +111,7 @@ attack() {
   local dur=${1:-60s} conns=${2:-64}
   "$tmp/variantattack" seed -endpoint "http://$s3" -cache .data/bench-capacity
   echo "demo defaults: images.source_bytes_in_flight 256 MiB, images.cache_bytes 256 MiB, budget_megapixels 64, max_source_bytes 40 MiB"
-  for kinds in zip,fake zip,fake,jpeg; do
+  for kinds in ${KINDS:-zip,fake zip,fake,jpeg}; do
     start_gateway ""
     echo "== sources $kinds, $dur, $conns connections"
     "$tmp/variantattack" run -addr "$pub" -admin "$adm" -pid "$gw" -d "$dur" -conns "$conns" -sources "$kinds" | tee -a "$out/attack.txt"
