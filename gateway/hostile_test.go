@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -589,5 +590,23 @@ func TestRequestErrorsJSONAndAtOnce(t *testing.T) {
 		if !strings.Contains(string(body), name) {
 			t.Errorf("metrics lack %s", name)
 		}
+	}
+}
+
+// What fasthttp logs about a connection it could not serve (a malformed
+// request, a client gone) goes to the debug level: hostile traffic must not
+// flood the log; edgegate_bad_requests_total counts it.
+func TestPublicLogQuietAtInfo(t *testing.T) {
+	var buf strings.Builder
+	l := publicLogger{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	l.Printf("error when serving connection %q: %v", "1.2.3.4:5", errors.New("bad"))
+	if buf.Len() != 0 {
+		t.Errorf("logged at info level: %q", buf.String())
+	}
+	buf.Reset()
+	l = publicLogger{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l.Printf("error when serving connection %q: %v", "1.2.3.4:5", errors.New("bad"))
+	if !strings.Contains(buf.String(), "level=DEBUG") || !strings.Contains(buf.String(), "bad") {
+		t.Errorf("at debug level: %q", buf.String())
 	}
 }

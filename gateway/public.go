@@ -5,7 +5,10 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -224,4 +227,16 @@ func (c *notHTTPConn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// publicLogger sends the public fasthttp server's log lines (a connection
+// it could not serve: a malformed request, a client gone) to the debug
+// level. Hostile traffic must not flood the log; edgegate_bad_requests_total
+// counts what was refused. Safe for concurrent use.
+type publicLogger struct{ log *slog.Logger }
+
+func (l publicLogger) Printf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+	}
 }

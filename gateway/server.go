@@ -123,9 +123,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Concurrency: 2 * maxConns,
 		ConnState:   s.conns.connState,
 		// What fasthttp cannot read gets the JSON error body too; its
-		// log lines quote no request bytes.
+		// log lines quote no request bytes and go to the debug level.
 		ErrorHandler:          s.requestError,
-		Logger:                fasthttpLogger{s.log},
+		Logger:                publicLogger{s.log},
 		SecureErrorLogMessage: true,
 		// No public path takes a form: a body is never parsed (a multipart
 		// one would be, into memory and temporary files), and it is held
