@@ -73,11 +73,12 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 		CloseOnShutdown:      true,
 		Concurrency:          s.public.Concurrency,
 		ConnState:            s.conns.connState,
-		Logger:               fasthttpLogger{s.log},
-		ErrorHandler:         s.public.ErrorHandler,
 		// As the plain listener's server (see New).
+		Logger:                       s.public.Logger,
+		ErrorHandler:                 s.public.ErrorHandler,
 		SecureErrorLogMessage:        true,
 		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           s.public.MaxRequestBodySize,
 	}
 	t.bridge = httpHandler(s.Handler(), s.public.Name, extra, s.log)
 	var protos http.Protocols
