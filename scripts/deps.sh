@@ -8,6 +8,8 @@ VERSITYGW_VERSION=v1.8.0
 # staticcheck 2026.2.2; a release understands the Go versions up to its own
 # (this one Go 1.26): move it with go.mod's go line.
 STATICCHECK_VERSION=v0.8.2
+# h2spec, the HTTP/2 conformance suite internal/h2serve's tests run.
+H2SPEC_VERSION=v2.2.1+incompatible
 
 need_apt=()
 for p in libvips-dev pkg-config pebble; do
@@ -28,5 +30,9 @@ fi
 if ! [ -x "$gobin/staticcheck" ] || ! go version -m "$gobin/staticcheck" 2>/dev/null | grep -qE "^\s+mod\s+honnef.co/go/tools\s+$STATICCHECK_VERSION\s"; then
   echo "deps: installing staticcheck $STATICCHECK_VERSION" >&2
   go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+if ! [ -x "$gobin/h2spec" ]; then
+  echo "deps: installing h2spec $H2SPEC_VERSION" >&2
+  go install "github.com/summerwind/h2spec/cmd/h2spec@$H2SPEC_VERSION"
 fi
 echo "$gobin/versitygw"
