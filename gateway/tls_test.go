@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -383,5 +385,89 @@ func TestCheckTLS(t *testing.T) {
 				t.Fatalf("Check: %v, want an error with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Bad input on the TLS port: plain HTTP, an unknown SNI, an oversized
+// ClientHello and a client that never finishes its handshake each end
+// with the connection closed (the last within tls.handshake_timeout),
+// are counted by reason, and the listener keeps serving.
+func TestTLSBadInput(t *testing.T) {
+	g := startTLSGateway(t, func(c *Config) { c.TLS.HandshakeTimeout = time.Second })
+	addr := strings.TrimPrefix(g.https, "https://")
+	closedWithin := func(name string, c net.Conn, d time.Duration) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(d))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Errorf("%s: still open after %s", name, d)
+				}
+				return
+			}
+		}
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// Plain HTTP gets a readable 400, as from nginx, then a close.
+	c := dial()
+	c.Write([]byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("plain HTTP on the TLS port: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "https://") {
+		t.Errorf("plain HTTP on the TLS port: %d %s", resp.StatusCode, body)
+	}
+	closedWithin("plain HTTP", c, 3*time.Second)
+
+	c = dial()
+	big := make([]byte, 70<<10)
+	copy(big, []byte{0x16, 0x03, 0x01, 0xff, 0xff, 0x01}) // a handshake record longer than TLS allows
+	c.Write(big)
+	closedWithin("oversized ClientHello", c, 3*time.Second)
+
+	c = dial()
+	start := time.Now()
+	closedWithin("silent client", c, 5*time.Second)
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("silent client closed after %s, before the 1s handshake timeout", d)
+	}
+
+	tc, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "unknown.example", InsecureSkipVerify: true})
+	if err == nil {
+		tc.Close()
+		t.Error("unknown SNI: handshake succeeded")
+	}
+
+	// Still serving, and every failure counted by a reason.
+	resp, err = tlsClient(g.pool, true).Get(g.https + "/r/map-tiles.zip?region=uk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Errorf("after the bad input: %d", resp.StatusCode)
+	}
+	_, metrics := get(t, g.admin+"/metrics")
+	var failures float64
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if strings.HasPrefix(line, "edgegate_tls_handshake_errors_total{") {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			failures += v
+			t.Log(line)
+		}
+	}
+	if failures < 4 {
+		t.Errorf("%v handshake errors counted, want at least 4", failures)
 	}
 }

@@ -2,7 +2,7 @@ package gateway
 
 // The TLS listener: handshakes off the accept path (bounded by the
 // connection limits and handshake_timeout, each outcome counted), then by
-// ALPN: "h2" to the HTTP/2 server (net/http's, through the bridge), anything
+// ALPN: "h2" to the HTTP/2 server (internal/h2serve, see h2.go), anything
 // else to a fasthttp server running the same handler as the plain
 // listener. HTTP/3 (quic-go) serves the bridge too. The plain listener,
 // when HTTPS is on, answers ACME HTTP-01 challenges and redirects the rest
@@ -13,7 +13,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/edgegate/edgegate/certs"
+	"github.com/edgegate/edgegate/internal/h2serve"
 )
 
 // TLS handshake outcomes the listener reports (certs.Manager counts them).
@@ -36,9 +36,10 @@ type tlsServer struct {
 	conf    *tls.Config
 	observe handshakeObserver
 	h1      *fasthttp.Server
-	h2      *http.Server // net/http's HTTP/2, for connections that chose "h2"
-	bridge  http.Handler // for HTTP/2 and HTTP/3
-	altSvc  string       // Alt-Svc value when HTTP/3 is on
+	h2      *h2serve.Server // for connections that chose "h2"
+	h2ln    net.Listener    // their listener, closed on shutdown
+	bridge  http.Handler    // for HTTP/3
+	altSvc  string          // Alt-Svc value when HTTP/3 is on
 	ln      *handshakeListener
 }
 
@@ -81,29 +82,10 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 		MaxRequestBodySize:           s.public.MaxRequestBodySize,
 	}
 	t.bridge = httpHandler(s.Handler(), s.public.Name, extra, s.log)
-	var protos http.Protocols
-	protos.SetHTTP2(true) // on the *tls.Conn the handshake listener hands over
-	t.h2 = &http.Server{
-		Handler:        t.bridge,
-		Protocols:      &protos,
-		ReadTimeout:    s.cfg.ReadTimeout,
-		WriteTimeout:   s.cfg.WriteTimeout,
-		IdleTimeout:    s.public.IdleTimeout,
-		MaxHeaderBytes: 8 << 10, // as HTTP/1.1's head limit
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: 128, // nginx's http2_max_concurrent_streams
-			MaxReadFrameSize:     16 << 10,
-		},
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		// HTTP/2 connections are not idle-evictable by connLimit: they
-		// multiplex requests and keep their own idle timeout. Their
-		// slot comes back when they close.
-		ConnState: func(c net.Conn, st http.ConnState) {
-			if st == http.StateClosed || st == http.StateHijacked {
-				s.conns.lim.Release(remoteAddr(c))
-			}
-		},
-	}
+	// HTTP/2 connections are not idle-evictable by connLimit: they
+	// multiplex requests and keep their own idle timeout. Their slot comes
+	// back when they close (serveTLS).
+	t.h2 = s.newH2(altSvc)
 	return t
 }
 
@@ -126,6 +108,7 @@ func (s *Server) openTLS(ctx context.Context) error {
 		alt = altSvc(s.cfg.ListenTLS)
 	}
 	s.tls = s.newTLSServer(m.TLSConfig(), m.ObserveHandshake, alt)
+	s.registerH2Metrics(s.tls.h2)
 	if s.cfg.TLS.HTTP3 {
 		s.h3 = s.newH3(s.tls)
 	}
@@ -258,28 +241,33 @@ func isACMEChallenge(path []byte) bool {
 }
 
 // serveTLS serves HTTPS on ln (a TCP listener) until it is closed:
-// HTTP/1.1 on fasthttp, HTTP/2 on net/http, split by ALPN.
+// HTTP/1.1 on fasthttp, HTTP/2 on h2serve, split by ALPN.
 func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 	t.ln = newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
 		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) })
-	h2errc := make(chan error, 1)
+	t.h2ln = t.ln.h2Listener()
 	go func() {
-		if err := t.h2.Serve(t.ln.h2Listener()); !errors.Is(err, http.ErrServerClosed) {
-			h2errc <- err
+		for {
+			c, err := t.h2ln.Accept()
+			if err != nil {
+				return // closed: shutdown, or the handshake listener
+			}
+			go func() {
+				t.h2.ServeConn(c)
+				s.conns.lim.Release(remoteAddr(c))
+			}()
 		}
-		close(h2errc)
 	}()
-	err := t.h1.Serve(t.ln)
-	if err2, ok := <-h2errc; ok && err == nil {
-		err = err2
-	}
-	return err
+	return t.h1.Serve(t.ln)
 }
 
 // shutdownTLS sends HTTP/2 connections GOAWAY, stops accepting and waits
 // for in-flight requests, within ctx.
 func (t *tlsServer) shutdown(ctx context.Context) error {
 	var errs []error
+	if t.h2ln != nil {
+		t.h2ln.Close()
+	}
 	if err := t.h2.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: HTTP/2 shutdown: %w", err))
 	}
@@ -340,6 +328,13 @@ func (l *handshakeListener) handshake(c net.Conn) {
 		err = errors.New("acme-tls/1 validation")
 	}
 	if err != nil {
+		// Plain HTTP sent to the TLS port gets an answer it can read, as
+		// from nginx and net/http, not just a closed connection.
+		var rhe tls.RecordHeaderError
+		if errors.As(err, &rhe) && rhe.Conn != nil && looksLikeHTTP(rhe.RecordHeader[:]) {
+			rhe.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			rhe.Conn.Write(plainToTLSAnswer)
+		}
 		c.Close()
 		l.release(c)
 		return
@@ -354,6 +349,24 @@ func (l *handshakeListener) handshake(c net.Conn) {
 		c.Close()
 		l.release(c)
 	}
+}
+
+// plainToTLSAnswer is the whole answer to an HTTP request on the TLS port.
+var plainToTLSAnswer = func() []byte {
+	body := errorJSON(errorf(http.StatusBadRequest, "this port speaks HTTPS: use https://"))
+	return []byte("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
+}()
+
+// looksLikeHTTP reports whether the first bytes of a connection begin an
+// HTTP/1 request line (an upper-case method and a space).
+func looksLikeHTTP(b []byte) bool {
+	for _, m := range []string{"GET ", "HEAD ", "POST ", "PUT ", "DELET", "OPTIO", "PATCH", "CONNE", "TRACE"} {
+		if len(b) >= len(m) && string(b[:len(m)]) == m {
+			return true
+		}
+	}
+	return false
 }
 
 // Accept returns the next connection whose handshake succeeded.
