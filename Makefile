@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test lint build vet clean bench bench-route bench-images
+.PHONY: run test lint build vet clean bench bench-route bench-images bench-tls
 
 run:
 	bash scripts/run.sh
@@ -28,6 +28,10 @@ bench-route:
 # Image path: bimg direct vs edgegate (cache off), AVIF vs JPEG, cache hits.
 bench-images:
 	bash scripts/bench-images.sh 10s 2
+
+# HTTPS (HTTP/1.1, handshakes, HTTP/2, cache hits) side by side with nginx on TLS.
+bench-tls:
+	bash scripts/bench-tls.sh 10s 2
 
 # Every comparison in one sitting; writes the ratio table into BENCHMARKS.md.
 bench:
