@@ -3,7 +3,8 @@
 # fast, so a format error fails first), start a private versitygw on a free
 # loopback port with a temp dir, run every test with the race detector, run
 # the packages that use the event loops once more in the build without them
-# (-tags noevloop, what systems other than Linux get), stop the server, and
+# (-tags noevloop, what systems other than Linux get), stop the server, run
+# the demo end to end (scripts/demo-test.sh: make run's HTTP and HTTPS), and
 # exit non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,6 @@ go test -count=1 -run 'Alloc' ./...
 noloops=(./gateway/ ./internal/evloop/ ./cmd/...)
 go test -race -count=1 -timeout 20m -tags noevloop "$@" "${noloops[@]}"
 go test -count=1 -run 'Alloc' -tags noevloop "${noloops[@]}"
+# The demo end to end: make run, then the README's curl lines over HTTP and
+# HTTPS (HTTP/1.1, HTTP/2) with the certificate its local Pebble issued.
+bash scripts/demo-test.sh
