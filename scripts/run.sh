@@ -64,8 +64,10 @@ if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
   for _ in $(seq 1 200); do curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 bin/edgegate-demo seed --endpoint http://127.0.0.1:7070
+# Both certificates (by name and by address; about a second apart).
 for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null --cacert .data/tls/ca.pem 'https://localhost:8443/r/map-tiles.zip?region=uk' 2>/dev/null && break
+  curl -fsS -o /dev/null --cacert .data/tls/ca.pem 'https://localhost:8443/r/map-tiles.zip?region=uk' 2>/dev/null &&
+    curl -fsS -o /dev/null --cacert .data/tls/ca.pem 'https://127.0.0.1:8443/r/map-tiles.zip?region=uk' 2>/dev/null && break
   sleep 0.1
 done
 cat >&2 <<'TXT'
