@@ -20,7 +20,7 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxUnsentBytes is how much output a connection may have waiting
 	// before it is written out at once, which stops reading until the peer
-	// takes it. Default 256 KiB, 16 KiB..64 MiB.
+	// takes it. Default 256 KiB, 4 KiB..64 MiB.
 	MaxUnsentBytes int
 	// ResetBudget is the RST_STREAM frames a client may send, plus the
 	// streams the server had to refuse or reset, per BudgetWindow; past it
@@ -34,19 +34,19 @@ type Config struct {
 	// 1 s..10 min.
 	BudgetWindow time.Duration
 	// HandshakeTimeout bounds the client's preface and first SETTINGS
-	// frame. Default 10 s, 100 ms..10 min.
+	// frame. Default 10 s, 1 ms..24 h.
 	HandshakeTimeout time.Duration
 	// ReadTimeout bounds one header block (HEADERS through its last
 	// CONTINUATION) and any one frame once its first byte arrived.
-	// Default 10 s, 100 ms..10 min.
+	// Default 10 s, 1 ms..24 h.
 	ReadTimeout time.Duration
 	// IdleTimeout closes (GOAWAY NO_ERROR) a connection that sent no frame
 	// for that long while no Slow handler of its is running; it also ends
 	// a connection whose answers wait that long for a WINDOW_UPDATE.
-	// Default 60 s, 1 s..1 h.
+	// Default 60 s, 1 ms..24 h.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write of the batched output. Default 10 s,
-	// 100 ms..10 min.
+	// 1 ms..24 h.
 	WriteTimeout time.Duration
 	// MaxSlow bounds the Slow handlers running at once over all
 	// connections; a request past it waits on its goroutine. Default 1024,
@@ -96,14 +96,14 @@ func (c Config) Validate() (Config, error) {
 	}
 	in("max_concurrent_streams", c.MaxConcurrentStreams, 1, 1000)
 	in("max_header_bytes", c.MaxHeaderBytes, 1024, 1<<20)
-	in("max_unsent_bytes", c.MaxUnsentBytes, 16<<10, 64<<20)
+	in("max_unsent_bytes", c.MaxUnsentBytes, 4<<10, 64<<20)
 	in("reset_budget", c.ResetBudget, 1, 1e6)
 	in("control_budget", c.ControlBudget, 1, 1e6)
 	in("max_slow", c.MaxSlow, 1, 1e6)
 	ind("budget_window", c.BudgetWindow, time.Second, 10*time.Minute)
-	ind("handshake_timeout", c.HandshakeTimeout, 100*time.Millisecond, 10*time.Minute)
-	ind("read_timeout", c.ReadTimeout, 100*time.Millisecond, 10*time.Minute)
-	ind("idle_timeout", c.IdleTimeout, time.Second, time.Hour)
-	ind("write_timeout", c.WriteTimeout, 100*time.Millisecond, 10*time.Minute)
+	ind("handshake_timeout", c.HandshakeTimeout, time.Millisecond, 24*time.Hour)
+	ind("read_timeout", c.ReadTimeout, time.Millisecond, 24*time.Hour)
+	ind("idle_timeout", c.IdleTimeout, time.Millisecond, 24*time.Hour)
+	ind("write_timeout", c.WriteTimeout, time.Millisecond, 24*time.Hour)
 	return c, errors.Join(errs...)
 }

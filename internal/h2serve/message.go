@@ -75,6 +75,7 @@ type Response struct {
 	Body   []byte
 
 	buf    []byte
+	own    []byte // SetBodyCopy's
 	fields []respField
 }
 
@@ -86,7 +87,16 @@ func (r *Response) AddHeader(name, value string) {
 
 // AddHeaderBytes adds a field from bytes, copied. Use it for per-request
 // values; name is sent in lower case.
-func (r *Response) AddHeaderBytes(name, value []byte) {
+func (r *Response) AddHeaderBytes(name, value []byte) { addCopy(r, name, value) }
+
+// AddHeaderCopy is AddHeaderBytes with a string name.
+func (r *Response) AddHeaderCopy(name string, value []byte) { addCopy(r, name, value) }
+
+// AddHeaderCopyString is AddHeaderBytes with strings: for a per-request
+// value (a signed URL) that HPACK should not index.
+func (r *Response) AddHeaderCopyString(name, value string) { addCopy(r, name, value) }
+
+func addCopy[N, V string | []byte](r *Response, name N, value V) {
 	ns := len(r.buf)
 	r.buf = append(r.buf, name...)
 	vs := len(r.buf)
@@ -94,10 +104,20 @@ func (r *Response) AddHeaderBytes(name, value []byte) {
 	r.fields = append(r.fields, respField{sp: span{ns, vs, vs, len(r.buf)}, bytes: true})
 }
 
+// SetBodyCopy sets Body to a copy of b, in memory the Response keeps for
+// its next use.
+func (r *Response) SetBodyCopy(b []byte) {
+	r.own = append(r.own[:0], b...)
+	r.Body = r.own
+}
+
 func (r *Response) reset() {
 	r.Status = 0
 	r.Body = nil
 	r.buf = r.buf[:0]
+	if cap(r.own) > 64<<10 {
+		r.own = nil // an image's copy is not kept in the pool
+	}
 	clear(r.fields)
 	r.fields = r.fields[:0]
 }

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// HTTP/2 on the TLS listener (internal/h2serve) answers a header list past
+// 8 KiB with a JSON 431, and counts it in
+// edgegate_h2_refused_total{reason="headers_too_large"}; a route answer
+// on the same connection is the one HTTP/1.1 gets.
+func TestH2HeaderLimitCounted(t *testing.T) {
+	g := startTLSGateway(t)
+	c, err := tls.Dial("tcp", strings.TrimPrefix(g.https, "https://"), &tls.Config{RootCAs: g.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fr := http2.NewFramer(c, c)
+	io.WriteString(c, http2.ClientPreface)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	send := func(id uint32, path string, extra ...hpack.HeaderField) {
+		hb.Reset()
+		for _, f := range append([]hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"},
+			{Name: ":authority", Value: "localhost"}, {Name: ":path", Value: path}}, extra...) {
+			enc.WriteField(f)
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	send(1, "/r/map-tiles.zip?region=uk", hpack.HeaderField{Name: "x-big", Value: strings.Repeat("b", 9000)})
+	send(3, "/r/map-tiles.zip?region=egypt-cairo")
+	status := map[uint32]string{}
+	loc := map[uint32]string{}
+	bodies := map[uint32]string{}
+	var cur uint32
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		switch f.Name {
+		case ":status":
+			status[cur] = f.Value
+		case "location":
+			loc[cur] = f.Value
+		}
+	})
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for done := 0; done < 2; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("read: %v (so far %v)", err, status)
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			cur = f.StreamID
+			dec.Write(f.HeaderBlockFragment())
+			if f.StreamEnded() {
+				done++
+			}
+		case *http2.DataFrame:
+			bodies[f.StreamID] += string(f.Data())
+			if f.StreamEnded() {
+				done++
+			}
+		case *http2.RSTStreamFrame:
+			t.Fatalf("stream %d reset: %v", f.StreamID, f.ErrCode)
+		}
+	}
+	if status[1] != "431" || !strings.Contains(bodies[1], `"status":431`) {
+		t.Errorf("big header list: %s %q", status[1], bodies[1])
+	}
+	if status[3] != "302" || !strings.Contains(loc[3], "egypt/cairo/map-tiles.zip") {
+		t.Errorf("route: %s %q", status[3], loc[3])
+	}
+	_, body := get(t, g.admin+"/metrics")
+	if !strings.Contains(string(body), `edgegate_h2_refused_total{reason="headers_too_large"} 1`) {
+		t.Errorf("metrics: no headers_too_large count:\n%s", grepLines(string(body), "edgegate_h2_"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
