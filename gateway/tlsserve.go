@@ -37,7 +37,6 @@ type tlsServer struct {
 	observe handshakeObserver
 	h1      *fasthttp.Server
 	h2      *h2serve.Server // for connections that chose "h2"
-	h2ln    net.Listener    // their listener, closed on shutdown
 	bridge  http.Handler    // for HTTP/3
 	altSvc  string          // Alt-Svc value when HTTP/3 is on
 	ln      *handshakeListener
@@ -245,12 +244,12 @@ func isACMEChallenge(path []byte) bool {
 func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 	t.ln = newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
 		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) })
-	t.h2ln = t.ln.h2Listener()
+	h2ln := t.ln.h2Listener()
 	go func() {
 		for {
-			c, err := t.h2ln.Accept()
+			c, err := h2ln.Accept()
 			if err != nil {
-				return // closed: shutdown, or the handshake listener
+				return // the handshake listener closed (HTTPS shutdown)
 			}
 			go func() {
 				t.h2.ServeConn(c)
@@ -265,9 +264,6 @@ func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 // for in-flight requests, within ctx.
 func (t *tlsServer) shutdown(ctx context.Context) error {
 	var errs []error
-	if t.h2ln != nil {
-		t.h2ln.Close()
-	}
 	if err := t.h2.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: HTTP/2 shutdown: %w", err))
 	}
