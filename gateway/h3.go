@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -25,6 +28,8 @@ type h3Server struct {
 	ln   *quic.EarlyListener
 	tr   *quic.Transport
 	wg   sync.WaitGroup // connections being served
+
+	inflight atomic.Int64 // requests being answered, for shutdown
 }
 
 // altSvc is the Alt-Svc value that advertises HTTP/3 on addr's port.
@@ -43,13 +48,19 @@ func (s *Server) newH3(t *tlsServer) *h3Server {
 		HandshakeIdleTimeout:  s.cfg.TLSHandshakeTimeout(),
 		MaxIdleTimeout:        s.public.IdleTimeout,
 	}
-	return &h3Server{conf: qc, srv: &http3.Server{
-		Handler:        t.bridge,
+	h := &h3Server{conf: qc}
+	h.srv = &http3.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.inflight.Add(1)
+			defer h.inflight.Add(-1)
+			t.bridge.ServeHTTP(w, r)
+		}),
 		TLSConfig:      http3.ConfigureTLSConfig(t.conf),
 		QUICConfig:     qc,
 		MaxHeaderBytes: 8 << 10,
 		IdleTimeout:    s.public.IdleTimeout,
-	}}
+	}
+	return h
 }
 
 // serveH3 accepts QUIC connections on pc until it is closed.
@@ -90,10 +101,32 @@ func (s *Server) serveH3(h *h3Server, pc net.PacketConn) error {
 	}
 }
 
-// shutdown sends GOAWAY, waits for requests in flight within ctx, then
-// closes the listener and the UDP socket's transport.
+// shutdown sends GOAWAY, waits (within ctx) for the requests in flight,
+// not for idle connections (a client that vanished would hold shutdown
+// for its idle timeout), then closes the listener and the transport, which
+// ends every connection.
 func (h *h3Server) shutdown(ctx context.Context) error {
-	err := h.srv.Shutdown(ctx)
+	gctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.srv.Shutdown(gctx) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		case <-tick.C:
+			if h.inflight.Load() == 0 {
+				break wait
+			}
+		}
+	}
+	stop()
 	h.mu.Lock()
 	ln, tr := h.ln, h.tr
 	h.mu.Unlock()

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/edgegate/edgegate/certs"
@@ -469,5 +470,47 @@ func TestTLSBadInput(t *testing.T) {
 	}
 	if failures < 4 {
 		t.Errorf("%v handshake errors counted, want at least 4", failures)
+	}
+}
+
+// Shutdown waits for requests in flight, not for an HTTP/3 client that
+// went away without closing its connection (it would hold shutdown for
+// the whole shutdown_timeout), and stops HTTPS and HTTP/3 together.
+func TestShutdownWithVanishedHTTP3Client(t *testing.T) {
+	g := startTLSGateway(t)
+	// The client's UDP socket is ours: closing it makes the client vanish
+	// without a CONNECTION_CLOSE, as a process that died would.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qt := &quic.Transport{Conn: pc}
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: g.pool, ServerName: "localhost"},
+		Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return qt.DialEarly(ctx, ua, tc, qc)
+		}}
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}).Get(g.https + "/r/map-tiles.zip?region=uk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pc.Close()
+	defer qt.Close()
+	start := time.Now()
+	g.cancel()
+	select {
+	case err := <-g.done:
+		g.done <- err // for the cleanup's check
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown in 10s")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %s with an idle HTTP/3 client (shutdown_timeout 5s), want well under it", d)
 	}
 }

@@ -184,16 +184,21 @@ func (s *Server) serveTLSListeners(ctx context.Context, l Listeners, errc chan<-
 // shutdownTLS ends HTTP/3 and HTTPS (GOAWAY, then in-flight requests
 // within ctx) and stops the certificate manager.
 func (s *Server) shutdownTLS(ctx context.Context) []error {
+	// Both at once: neither keeps accepting while the other drains.
 	var errs []error
+	var h3err error
+	var wg sync.WaitGroup
 	if s.h3 != nil {
-		if err := s.h3.shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Go(func() { h3err = s.h3.shutdown(ctx) })
 	}
 	if s.tls != nil {
 		if err := s.tls.shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	wg.Wait()
+	if h3err != nil {
+		errs = append(errs, h3err)
 	}
 	if s.certs != nil {
 		if err := s.certs.Close(); err != nil {
