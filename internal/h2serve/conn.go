@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +83,8 @@ type conn struct {
 	sendQ        []*stream
 	maxSeen      uint32
 	slowRunning  int
-	orphans      int // reset streams whose Slow still runs: they keep a slot
+	flushQueued  bool // a finished Slow handler will flush shortly
+	orphans      int  // reset streams whose Slow still runs: they keep a slot
 	connSendWin  int64
 	peerInitWin  int64
 	peerMaxFrame int
@@ -616,7 +618,15 @@ func (c *conn) runSlow(st *stream) {
 		freeStream(st)
 	} else if !c.closed {
 		c.respond(st)
-		c.flushLocked()
+		if !c.flushQueued {
+			// Batch: let the other answers ready now join this write.
+			c.flushQueued = true
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
+			c.flushQueued = false
+			c.flushLocked()
+		}
 	}
 	if c.drained() && !c.closed {
 		c.wake()
