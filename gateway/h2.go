@@ -187,11 +187,28 @@ type h2Peeker struct{ r *h2serve.Request }
 
 func (p h2Peeker) Peek(key string) []byte {
 	for i := range p.r.NumHeaders() {
-		if k, v := p.r.HeaderAt(i); len(k) == len(key) && bytes.EqualFold(k, []byte(key)) {
+		if k, v := p.r.HeaderAt(i); lowerEquals(k, key) {
 			return v
 		}
 	}
 	return nil
+}
+
+// lowerEquals reports whether k (lower case) is key in any case.
+func lowerEquals(k []byte, key string) bool {
+	if len(k) != len(key) {
+		return false
+	}
+	for i := range len(k) {
+		c := key[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if k[i] != c {
+			return false
+		}
+	}
+	return true
 }
 
 // Slow runs the public fasthttp handler, as the bridge does: method,

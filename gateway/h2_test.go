@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"crypto/tls"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/edgegate/edgegate/internal/h2serve"
 )
 
 // HTTP/2 on the TLS listener (internal/h2serve) answers a header list past
@@ -92,4 +95,45 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// On HTTP/2 too, a cached route request is answered inline (Fast) without
+// an allocation.
+func TestH2RouteAllocatesNothing(t *testing.T) {
+	g := startGateway(t, demoRules(t), withGeo(t))
+	h := &h2Handler{s: g.srv, h: g.srv.Handler(), name: "edgegate"}
+	for _, tc := range []struct {
+		name, path string
+		hdr        []string
+		loc        string
+	}{
+		{"query region", "/r/map-tiles.zip?region=uk-london", nil, "/uk/london/map-tiles.zip?"},
+		{"geoip", "/r/map-tiles.zip", []string{"x-forwarded-for", ipCairo}, "/egypt/cairo/map-tiles.zip?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var req h2serve.Request
+			req.Method, req.Scheme, req.Authority, req.Path = []byte("GET"), []byte("https"), []byte("x"), []byte(tc.path)
+			req.Peer = netip.MustParseAddrPort("127.0.0.1:1")
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				req.AppendHeader(tc.hdr[i], tc.hdr[i+1])
+			}
+			var resp h2serve.Response
+			h.Slow(&req, &resp) // warm-up: existence checks and the URL cache fill
+			var ok bool
+			allocs := testing.AllocsPerRun(200, func() {
+				resp.Reset()
+				ok = h.Fast(&req, &resp)
+			})
+			if !ok || resp.Status != 302 {
+				t.Fatalf("Fast %v, status %d", ok, resp.Status)
+			}
+			want := 0.0
+			if raceEnabled {
+				want = 2 // sync.Pool drops items on purpose under -race
+			}
+			if allocs > want {
+				t.Fatalf("%v allocations per cached HTTP/2 route request, want ≤ %v", allocs, want)
+			}
+		})
+	}
 }

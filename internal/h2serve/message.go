@@ -48,6 +48,20 @@ func (r *Request) Header(name string) []byte {
 	return nil
 }
 
+// AppendHeader adds a regular field to a request built by hand (tests
+// and benchmarks of handlers); the slices already set stay valid only if
+// they do not point into the request.
+func (r *Request) AppendHeader(name, value string) {
+	ns := len(r.buf)
+	r.buf = append(r.buf, name...)
+	vs := len(r.buf)
+	r.buf = append(r.buf, value...)
+	r.fields = append(r.fields, span{ns, vs, vs, len(r.buf)})
+}
+
+// Reset empties the Response for another answer, keeping its memory.
+func (r *Response) Reset() { r.reset() }
+
 func (r *Request) reset() {
 	r.Method, r.Scheme, r.Authority, r.Path = nil, nil, nil, nil
 	r.buf = r.buf[:0]
