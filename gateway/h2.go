@@ -31,19 +31,11 @@ type h2Handler struct {
 	pool   sync.Pool // *bridgeCtx
 }
 
-// newH2 builds the HTTP/2 server: h2serve's limits at their defaults
-// (128 streams, 8 KiB header lists, reset and control-frame budgets), the
-// gateway's timeouts and max_unsent_bytes.
+// newH2 builds the HTTP/2 server: tls.http2's limits, the gateway's
+// timeouts and max_unsent_bytes.
 func (s *Server) newH2(altSvc string) *h2serve.Server {
 	h := &h2Handler{s: s, h: s.Handler(), name: s.public.Name, altSvc: altSvc, logger: fasthttpLogger{s.log}}
-	cfg := h2serve.Config{
-		HandshakeTimeout: s.cfg.TLSHandshakeTimeout(),
-		ReadTimeout:      s.cfg.ReadTimeout,
-		WriteTimeout:     s.cfg.WriteTimeout,
-		IdleTimeout:      s.public.IdleTimeout,
-		MaxUnsentBytes:   s.cfg.MaxUnsentBytes,
-	}
-	srv, err := h2serve.New(cfg, h)
+	srv, err := h2serve.New(s.cfg.h2serveConfig(s.public.IdleTimeout), h)
 	if err != nil { // the gateway's bounds are h2serve's or tighter
 		s.log.Warn("HTTP/2 limits out of bounds, using the defaults", "err", err)
 		srv, _ = h2serve.New(h2serve.Config{}, h)

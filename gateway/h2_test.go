@@ -137,3 +137,72 @@ func TestH2RouteAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// tls.http2's limits: defaults on, bounds checked, and applied.
+func TestH2ConfigBounds(t *testing.T) {
+	base := "listen_tls: 127.0.0.1:8443\ntls: {certificates: [{cert_file: c.pem, key_file: k.pem}], http2: "
+	for _, tc := range []struct{ name, http2, wantErr string }{
+		{"defaults", "{}", ""},
+		{"set", "{max_concurrent_streams: 1000, max_header_bytes: 1024, reset_budget: 1, control_budget: 1000000}", ""},
+		{"streams negative", "{max_concurrent_streams: -1}", "tls.http2.max_concurrent_streams"},
+		{"streams too many", "{max_concurrent_streams: 1001}", "tls.http2.max_concurrent_streams"},
+		{"header bytes too small", "{max_header_bytes: 1023}", "tls.http2.max_header_bytes"},
+		{"header bytes too large", "{max_header_bytes: 1048577}", "tls.http2.max_header_bytes"},
+		{"reset budget negative", "{reset_budget: -5}", "tls.http2.reset_budget"},
+		{"control budget too large", "{control_budget: 1000001}", "tls.http2.control_budget"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig("test.yaml", []byte("rules: rules.yaml\n"+base+tc.http2+"}\n"))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h2serve.New(cfg.h2serveConfig(time.Minute), nil); err != nil {
+					t.Fatalf("h2serve refuses a valid config: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
+			}
+		})
+	}
+	g := startTLSGateway(t, func(c *Config) { c.TLS.HTTP2.MaxHeaderBytes = 2048 })
+	c, err := tls.Dial("tcp", strings.TrimPrefix(g.https, "https://"), &tls.Config{RootCAs: g.pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fr := http2.NewFramer(c, c)
+	io.WriteString(c, http2.ClientPreface)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"},
+		{Name: ":authority", Value: "localhost"}, {Name: ":path", Value: "/r/map-tiles.zip?region=uk"}, {Name: "x-big", Value: strings.Repeat("b", 3000)}} {
+		enc.WriteField(f)
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	var status string
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		if f.Name == ":status" {
+			status = f.Value
+		}
+	})
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for status == "" {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if h, ok := f.(*http2.HeadersFrame); ok {
+			dec.Write(h.HeaderBlockFragment())
+		}
+	}
+	if status != "431" {
+		t.Fatalf("3000-byte header list with max_header_bytes 2048: %s", status)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/certs"
+	"github.com/edgegate/edgegate/internal/h2serve"
 )
 
 // TLSConfig configures the HTTPS listener (listen_tls): its transports,
@@ -26,6 +27,47 @@ type TLSConfig struct {
 	PlainHTTP string `yaml:"plain_http"`
 	// HandshakeTimeout bounds one TLS handshake. Default 10s.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// HTTP2 bounds each HTTP/2 connection (internal/h2serve).
+	HTTP2 HTTP2Config `yaml:"http2"`
+}
+
+// HTTP2Config holds the HTTP/2 server's limits against hostile clients;
+// a field left 0 takes its default. Its timeouts are the gateway's
+// (read_timeout, write_timeout, idle_timeout, tls.handshake_timeout) and
+// its output bound max_unsent_bytes.
+type HTTP2Config struct {
+	// MaxConcurrentStreams is the streams a connection may have open at
+	// once; past it a stream is refused (RST_STREAM REFUSED_STREAM). A
+	// reset stream whose answer is still being made keeps its slot.
+	// Default 128 (nginx's), 1..1000.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// MaxHeaderBytes bounds a request's header list in bytes, decoded and
+	// raw (HEADERS plus CONTINUATION); past it the request gets a 431,
+	// past twice it the connection GOAWAY. Default 8192, 1024..1048576.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ResetBudget is the stream resets (RST_STREAM from the client, and
+	// streams the server refused or reset) a connection may cause per 10 s
+	// before GOAWAY ENHANCE_YOUR_CALM (rapid reset). Default 200, 1..1000000.
+	ResetBudget int `yaml:"reset_budget"`
+	// ControlBudget is the SETTINGS, PING, PRIORITY, empty DATA and
+	// unknown frames a connection may send per 10 s before GOAWAY
+	// ENHANCE_YOUR_CALM. Default 1000, 1..1000000.
+	ControlBudget int `yaml:"control_budget"`
+}
+
+// h2serveConfig is the HTTP/2 server's configuration.
+func (c Config) h2serveConfig(idle time.Duration) h2serve.Config {
+	return h2serve.Config{
+		MaxConcurrentStreams: c.TLS.HTTP2.MaxConcurrentStreams,
+		MaxHeaderBytes:       c.TLS.HTTP2.MaxHeaderBytes,
+		ResetBudget:          c.TLS.HTTP2.ResetBudget,
+		ControlBudget:        c.TLS.HTTP2.ControlBudget,
+		HandshakeTimeout:     c.TLSHandshakeTimeout(),
+		ReadTimeout:          c.ReadTimeout,
+		WriteTimeout:         c.WriteTimeout,
+		IdleTimeout:          idle,
+		MaxUnsentBytes:       c.MaxUnsentBytes,
+	}
 }
 
 // validateTLS checks listen_tls and the tls section.
@@ -54,6 +96,20 @@ func (c Config) validateTLS() []error {
 	}
 	if c.TLS.HandshakeTimeout < 0 || c.TLS.HandshakeTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("config: tls.handshake_timeout must be 0 (default 10s) to 1m, not %s", c.TLS.HandshakeTimeout))
+	}
+	h2 := c.TLS.HTTP2
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{{"max_concurrent_streams", h2.MaxConcurrentStreams, 1000}, {"max_header_bytes", h2.MaxHeaderBytes, 1 << 20},
+		{"reset_budget", h2.ResetBudget, 1e6}, {"control_budget", h2.ControlBudget, 1e6}} {
+		lo := 1
+		if f.name == "max_header_bytes" {
+			lo = 1024
+		}
+		if f.v != 0 && (f.v < lo || f.v > f.max) {
+			errs = append(errs, fmt.Errorf("config: tls.http2.%s must be 0 (default) or %d..%d, not %d", f.name, lo, f.max, f.v))
+		}
 	}
 	return errs
 }
