@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3/acme"
 	"github.com/miekg/dns"
 )
 
@@ -113,10 +114,29 @@ func newACME(ctx context.Context, m *Manager) (*acmeState, error) {
 		AltTLSALPNPort:          m.opt.TLSPort,
 		TrustedRoots:            roots,
 		Logger:                  zl,
+		NewAccountFunc: func(_ context.Context, _ *certmagic.ACMEIssuer, acct acme.Account) (acme.Account, error) {
+			acct.Contact = dropPlaceholderContacts(acct.Contact)
+			return acct, nil
+		},
 	})
 	magic.Issuers = []certmagic.Issuer{a.issuer}
 	a.magic = magic
 	return a, nil
+}
+
+// dropPlaceholderContacts removes certmagic's "mailto:default": with no
+// acme.email and several names registering at once on fresh storage, a
+// second account can pick up the placeholder certmagic keeps for "no
+// email" as its contact, which CAs refuse (invalidContact), delaying
+// that name's certificate by a retry.
+func dropPlaceholderContacts(contacts []string) []string {
+	out := contacts[:0:0]
+	for _, c := range contacts {
+		if !strings.EqualFold(c, "mailto:default") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // onEvent counts certmagic's results and remembers the last failure per

@@ -70,3 +70,24 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// certmagic's "no email" placeholder never reaches a CA as a contact.
+func TestDropPlaceholderContacts(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"mailto:default"}, nil},
+		{[]string{"mailto:ops@example.com"}, []string{"mailto:ops@example.com"}},
+		{[]string{"mailto:DEFAULT", "mailto:ops@example.com"}, []string{"mailto:ops@example.com"}},
+	} {
+		got := dropPlaceholderContacts(tc.in)
+		if len(got) != len(tc.want) {
+			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
+			}
+		}
+	}
+}
