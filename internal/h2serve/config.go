@@ -42,7 +42,8 @@ type Config struct {
 	ReadTimeout time.Duration
 	// IdleTimeout closes (GOAWAY NO_ERROR) a connection that sent no frame
 	// for that long while no Slow handler of its is running; it also ends
-	// a connection whose answers wait that long for a WINDOW_UPDATE.
+	// a connection whose answers wait that long for a WINDOW_UPDATE
+	// (whatever other frames it sends meanwhile).
 	// Default 60 s, 1 ms..24 h.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one write of the batched output. Default 10 s,

@@ -83,8 +83,9 @@ type conn struct {
 	sendQ        []*stream
 	maxSeen      uint32
 	slowRunning  int
-	flushQueued  bool // a finished Slow handler will flush shortly
-	orphans      int  // reset streams whose Slow still runs: they keep a slot
+	flushQueued  bool      // a finished Slow handler will flush shortly
+	stalled      time.Time // since when answers wait for a window, if they do
+	orphans      int       // reset streams whose Slow still runs: they keep a slot
 	connSendWin  int64
 	peerInitWin  int64
 	peerMaxFrame int
@@ -178,6 +179,10 @@ func (c *conn) serve() {
 			c.readError(err)
 		} else {
 			c.frame(f)
+		}
+		if !c.stalled.IsZero() && c.lastFrame.Sub(c.stalled) >= c.cfg.IdleTimeout {
+			// Frames, but never the window the answers wait for.
+			c.fail(http2.ErrCodeFlowControl, &c.srv.stat.stalls)
 		}
 		if !c.stop && c.br.Buffered() == 0 {
 			c.flushLocked()

@@ -137,6 +137,16 @@ func TestLimits(t *testing.T) {
 			rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 			rc.get(1, "/big")
 		}, code: http2.ErrCodeFlowControl, check: func(s Stats) bool { return s.FlowControlStalls == 1 }},
+		{name: "window starvation with pings", cfg: Config{IdleTimeout: time.Second}, size: 200 << 10, run: func(t *testing.T, rc *rawClient) {
+			rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+			rc.get(1, "/big")
+			for range 100 { // a live client that never opens the window
+				time.Sleep(100 * time.Millisecond)
+				if rc.fr.WritePing(false, [8]byte{}) != nil {
+					return
+				}
+			}
+		}, code: http2.ErrCodeFlowControl, check: func(s Stats) bool { return s.FlowControlStalls == 1 }},
 		{name: "slowloris on headers", cfg: Config{ReadTimeout: 500 * time.Millisecond}, run: func(t *testing.T, rc *rawClient) {
 			b := rc.block("/")
 			rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:1], EndStream: true})

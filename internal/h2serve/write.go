@@ -90,9 +90,19 @@ func (c *conn) closeStream(st *stream) {
 // pump sends queued bodies as far as the windows allow, in order. Called
 // with mu held.
 func (c *conn) pump() {
+	sent := false
+	defer func() {
+		switch {
+		case len(c.sendQ) == 0:
+			c.stalled = time.Time{}
+		case sent || c.stalled.IsZero():
+			c.stalled = time.Now() // waiting for the peer's window from now
+		}
+	}()
 	for i := 0; i < len(c.sendQ) && c.connSendWin > 0 && !c.stop; {
 		st := c.sendQ[i]
 		for len(st.body) > 0 && st.sendWin > 0 && c.connSendWin > 0 {
+			sent = true
 			n := min(int64(len(st.body)), st.sendWin, c.connSendWin, int64(c.peerMaxFrame))
 			end := n == int64(len(st.body))
 			c.fw.WriteData(st.id, end, st.body[:n])
