@@ -178,6 +178,9 @@ func TestRequestRefusals(t *testing.T) {
 		if rst, ok := f.(*http2.RSTStreamFrame); !ok || rst.StreamID != 9 || rst.ErrCode != http2.ErrCodeRefusedStream {
 			t.Fatalf("got %v, want RST_STREAM 9 REFUSED_STREAM", f)
 		}
+		if st := ts.srv.Stats(); st.RefusedStreams != 1 {
+			t.Fatalf("refused streams counted %d, want 1", st.RefusedStreams)
+		}
 	})
 	close(ts.srv.h.(*testHandler).gate)
 }

@@ -371,7 +371,12 @@ func (c *conn) readError(err error) {
 
 // resetStream sends RST_STREAM (a stream error) and forgets the stream.
 func (c *conn) resetStream(id uint32, code http2.ErrCode) {
-	c.srv.stat.streamErrors.Add(1)
+	c.refuseStream(id, code, &c.srv.stat.streamErrors)
+}
+
+// refuseStream is resetStream counted in ctr.
+func (c *conn) refuseStream(id uint32, code http2.ErrCode, ctr *atomic.Uint64) {
+	ctr.Add(1)
 	c.fw.WriteRSTStream(id, code)
 	c.dropStream(id)
 	if !c.resets.spend(c.lastFrame, c.cfg.BudgetWindow) {

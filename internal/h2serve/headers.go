@@ -220,9 +220,7 @@ func (c *conn) endBlock() {
 	case blkBadTrailers, blkSelfDep:
 		c.resetStream(b.id, http2.ErrCodeProtocol)
 	case blkRefused:
-		c.srv.stat.refused.Add(1)
-		c.srv.stat.streamErrors.Add(^uint64(0)) // resetStream counts it; it is a refusal
-		c.resetStream(b.id, http2.ErrCodeRefusedStream)
+		c.refuseStream(b.id, http2.ErrCodeRefusedStream, &c.srv.stat.refused)
 	case blkDiscard:
 	case blkTrailers:
 		st := b.st
