@@ -1,7 +1,7 @@
 package gateway
 
-// The net/http adapter: HTTP/2 on the TLS listener and HTTP/3 hand their
-// requests to the same fasthttp handler HTTP/1.1 uses, on a pooled
+// The net/http adapter: HTTP/3 hands its requests to the same fasthttp
+// handler HTTP/1.1 uses (as h2.go's Slow does for HTTP/2), on a pooled
 // RequestCtx, so that every transport gives the same answers by
 // construction (the route core and the image path stay the one source of
 // truth; only the bytes on the wire differ).

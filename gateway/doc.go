@@ -15,6 +15,7 @@
 //	headcache.go  the existence cache (S3 HEAD answers, stale-while-revalidate, stale-if-error)
 //	public.go     the fasthttp adapter (handed-off connections, or all without loops)
 //	loop.go       the event-loop adapter (internal/evloop): /r/ answered on the loops
+//	h2.go         the HTTP/2 adapter (internal/h2serve): /r/ answered inline, the rest on fasthttp's handler
 //	headers.go    the few request headers the route core reads, from either transport
 //	key.go        key decoding and validation
 //	image.go      /img/: variants, rendering, write-back
