@@ -188,7 +188,8 @@ func (l *load) goGet(c *http.Client, url string) outcome {
 	resp, err := c.Do(req)
 	if err == nil {
 		o.status = resp.StatusCode
-		o.closed = resp.Close && !c.Transport.(*http.Transport).DisableKeepAlives
+		tr, _ := c.Transport.(*http.Transport) // nil: http.DefaultTransport, keep-alive
+		o.closed = resp.Close && (tr == nil || !tr.DisableKeepAlives)
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
