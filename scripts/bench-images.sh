@@ -10,20 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s} rounds=${2:-2}
 secs=${dur%s}
-dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-bash scripts/deps.sh >/dev/null
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-go build -o "$tmp/edgegate" ./cmd/edgegate
-go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
+source scripts/bench-setup.sh
+bench_setup wrk
 go build -o "$tmp/bimgloop" ./bench/bimgloop
-if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
-  bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"
-  pids+=("$(cat "$tmp/vgw.pid")")
-fi
-"$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
 export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2
 "$tmp/edgegate" serve --config bench/images-nocache.yaml &
 pids+=($!)

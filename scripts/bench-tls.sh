@@ -15,22 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-10s} rounds=${2:-2}
 secs=${dur%s}
-for p in wrk nghttp2-client nginx-light libnginx-mod-http-geoip2; do
-  dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; }
-done
-bash scripts/deps.sh >/dev/null
-bash scripts/fetch-geoip.sh .data/geoip >/dev/null
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-go build -o "$tmp/edgegate" ./cmd/edgegate
-go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
-if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
-  bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"
-  pids+=("$(cat "$tmp/vgw.pid")")
-fi
-"$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
+source scripts/bench-setup.sh
+bench_setup wrk nghttp2-client nginx-light libnginx-mod-http-geoip2
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 sed -e "s|^listen: .*|listen: 127.0.0.1:18280|" -e "s|^admin_listen: .*|admin_listen: 127.0.0.1:19280|" \
