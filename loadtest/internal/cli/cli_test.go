@@ -307,7 +307,12 @@ func TestErrorsAreCountedNotFatal(t *testing.T) {
 		t.Fatal(err)
 	}
 	tot := rep.Total
-	if tot.Requests != 50 || tot.Errors == 0 || tot.Errors != tot.ErrorsByStatus["503"] || tot.Successes != tot.Status["304"] {
+	// 50 send times fall due; on a loaded machine a few may be missed (no
+	// worker free before the end), and those are not requests.
+	if rep.Schedule.Intended != 50 || tot.Requests != rep.Schedule.Sent || tot.Requests+rep.Schedule.Missed != 50 {
+		t.Errorf("due %d, sent %d, missed %d, requests %d", rep.Schedule.Intended, rep.Schedule.Sent, rep.Schedule.Missed, tot.Requests)
+	}
+	if tot.Requests < 25 || tot.Errors == 0 || tot.Errors != tot.ErrorsByStatus["503"] || tot.Successes != tot.Status["304"] {
 		t.Errorf("requests %d, errors %d by status %v, status %v", tot.Requests, tot.Errors, tot.ErrorsByStatus, tot.Status)
 	}
 }
