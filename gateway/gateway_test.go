@@ -342,9 +342,9 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	_, body = get(t, g.admin+"/metrics")
 	for _, want := range []string{
-		`edgegate_requests_total{route="route",status="302"} 1`,
-		`edgegate_requests_total{route="route",status="400"} 1`,
-		`edgegate_request_duration_seconds_bucket{route="route",status="302",le=`,
+		`edgegate_requests_total{code="302",route="route"} 1`,
+		`edgegate_requests_total{code="400",route="route"} 1`,
+		`edgegate_request_duration_seconds_bucket{code="302",route="route",le=`,
 		`edgegate_rules_reload_success 1`,
 	} {
 		if !strings.Contains(string(body), want) {

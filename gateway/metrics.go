@@ -60,13 +60,13 @@ func newMetrics() *metrics {
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgegate_requests_total",
-			Help: "Public requests answered, by route and HTTP status.",
-		}, []string{"route", "status"}),
+			Help: "Public requests answered, by route and HTTP status code.",
+		}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "edgegate_request_duration_seconds",
-			Help:    "Time to answer a public request, by route and HTTP status.",
+			Help:    "Time to answer a public request, by route and HTTP status code.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "status"}),
+		}, []string{"route", "code"}),
 		rulesReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "edgegate_rules_reload_success",
 			Help: "1 if the last rules (re)load succeeded, 0 if it failed (the previous rules keep serving).",

@@ -29,9 +29,9 @@ edgegate_image_requests_total{result="miss"} 6
 edgegate_image_requests_total{result="stored"} 4
 # HELP edgegate_request_duration_seconds Time to answer a public request.
 # TYPE edgegate_request_duration_seconds histogram
-edgegate_request_duration_seconds_bucket{route="img",status="200",le="+Inf"} 40
-edgegate_request_duration_seconds_sum{route="img",status="200"} 0.5
-edgegate_request_duration_seconds_count{route="img",status="200"} 40
+edgegate_request_duration_seconds_bucket{code="200",route="img",le="+Inf"} 40
+edgegate_request_duration_seconds_sum{code="200",route="img"} 0.5
+edgegate_request_duration_seconds_count{code="200",route="img"} 40
 `
 
 func f(v float64) *float64 { return &v }
