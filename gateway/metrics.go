@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/edgegate/edgegate/store"
 )
 
 // metrics holds the gateway's Prometheus collectors on its own registry
@@ -43,6 +45,9 @@ type metrics struct {
 	imageSourcesRefused *prometheus.CounterVec // by reason
 
 	badRequests *prometheus.CounterVec // requests fasthttp could not read, by reason
+
+	s3Latency *prometheus.HistogramVec // by operation and bucket (store.Observer)
+	s3Errors  *prometheus.CounterVec   // by operation and bucket
 }
 
 type obsKey struct {
@@ -141,11 +146,30 @@ func newMetrics() *metrics {
 		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
 	}, []string{"reason"})
 	m.reg.MustRegister(m.badRequests)
+	m.s3Latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgegate_s3_request_duration_seconds",
+		Help:    "S3 operations by operation (HeadObject, GetObject, PutObject, DeleteObject, ListObjectsV2, HeadBucket) and bucket: time until the answer's headers (a GET's body streams after), retries included, whatever the outcome.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"operation", "bucket"})
+	m.s3Errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_s3_request_errors_total",
+		Help: "S3 operations that failed (refused, failed or timed out; a missing object or a failed write condition is an answer, not an error), by operation and bucket.",
+	}, []string{"operation", "bucket"})
+	m.reg.MustRegister(m.s3Latency, m.s3Errors)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ObserveS3 records one S3 operation (store.Observer). Buckets are the
+// ones the config and the rules name, a bounded set.
+func (m *metrics) ObserveS3(op, bucket string, took time.Duration, result store.Result) {
+	m.s3Latency.WithLabelValues(op, bucket).Observe(took.Seconds())
+	if result == store.ResultError {
+		m.s3Errors.WithLabelValues(op, bucket).Inc()
+	}
 }
 
 // observe records one request.

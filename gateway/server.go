@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // started when it fails.
 func (s *Server) open(ctx context.Context) error {
 	cfg := s.cfg
-	st, err := store.New(ctx, cfg.S3)
+	st, err := store.New(ctx, cfg.S3, store.WithObserver(s.metrics))
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 		adm.Close()
 		return err
 	}
-	if loops != nil {
+	if loops != nil && !s.plainRedirect {
 		go func() {
 			if err := loops.Serve(pub); err != nil {
 				errc <- err
@@ -358,6 +358,9 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if s.tls != nil {
+		s.tls.closeListener() // no new HTTPS connection for the loops
+	}
 	if loops != nil {
 		if err := loops.Shutdown(sctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: event loops shutdown: %w", err))

@@ -129,10 +129,12 @@ type Store struct {
 	slots     chan struct{} // one per S3 request in flight (MaxConcurrent)
 	queueWait time.Duration
 	shed      atomic.Uint64 // requests refused with ErrBusy
+
+	observer Observer // WithObserver; nil: none
 }
 
 // New resolves credentials and builds clients. It does not contact S3.
-func New(ctx context.Context, cfg Config) (*Store, error) {
+func New(ctx context.Context, cfg Config, options ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -165,6 +167,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}}
 	s := &Store{cfg: cfg, aws: ac, buckets: map[string]*Bucket{}, timeout: cfg.Timeout,
 		slots: make(chan struct{}, limit), queueWait: cfg.QueueWait}
+	for _, o := range options {
+		o(s)
+	}
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -202,6 +207,9 @@ func (s *Store) newClient(b Bucket) *s3.Client {
 		// S3-compatible servers that send no checksum would get a
 		// debug line on stderr for every GET.
 		o.DisableLogOutputChecksumValidationSkipped = true
+		if s.observer != nil {
+			o.APIOptions = append(o.APIOptions, observeMiddleware(s.observer))
+		}
 	})
 }
 
