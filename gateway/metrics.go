@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"cmp"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -161,6 +164,47 @@ func newMetrics() *metrics {
 		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerBuildInfo adds edgegate_build_info: 1, labelled with the build
+// (buildLabels).
+func (m *metrics) registerBuildInfo(version string) {
+	bi, _ := debug.ReadBuildInfo()
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "edgegate_build_info",
+		Help:        "Always 1, labelled with the build: version (stamped at build time, else the main module's), goversion, revision (the VCS revision, -modified when the tree had changes).",
+		ConstLabels: buildLabels(version, bi),
+	}, func() float64 { return 1 }))
+}
+
+// buildLabels are edgegate_build_info's labels: version (the given one,
+// else the main module's), the Go version and the VCS revision; "unknown"
+// for what the build does not say.
+func buildLabels(version string, bi *debug.BuildInfo) prometheus.Labels {
+	l := prometheus.Labels{"version": version, "goversion": runtime.Version(), "revision": "unknown"}
+	if bi == nil {
+		if version == "" {
+			l["version"] = "unknown"
+		}
+		return l
+	}
+	if version == "" {
+		l["version"] = cmp.Or(bi.Main.Version, "unknown")
+	}
+	l["goversion"] = cmp.Or(bi.GoVersion, l["goversion"])
+	modified := false
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			l["revision"] = st.Value
+		case "vcs.modified":
+			modified = st.Value == "true"
+		}
+	}
+	if modified && l["revision"] != "unknown" {
+		l["revision"] += "-modified"
+	}
+	return l
 }
 
 // ObserveS3 records one S3 operation (store.Observer). Buckets are the

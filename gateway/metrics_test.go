@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"maps"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -98,5 +102,45 @@ func TestS3ErrorsByOperation(t *testing.T) {
 	fams := scrape(t, g)
 	if n := value(fams, "edgegate_s3_request_errors_total", "operation", "HeadObject", "bucket", "edge-demo"); n < 1 {
 		t.Errorf("edgegate_s3_request_errors_total{operation=HeadObject,bucket=edge-demo} = %v; want at least 1", n)
+	}
+}
+
+// TestBuildInfoLabels: the version is the one New was given (cmd/edgegate's,
+// stamped at build time), else the main module's; the revision is the
+// VCS one, marked when the tree was modified.
+func TestBuildInfoLabels(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}}}
+	dirty := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}}
+	tests := []struct {
+		name    string
+		version string
+		bi      *debug.BuildInfo
+		want    prometheus.Labels
+	}{
+		{"stamped", "1.4.0", bi, prometheus.Labels{"version": "1.4.0", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
+		{"module version", "", bi, prometheus.Labels{"version": "v1.2.3", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
+		{"devel, modified tree", "", dirty, prometheus.Labels{"version": "(devel)", "goversion": "go1.26.0", "revision": "0123456789abcdef-modified"}},
+		{"no build info", "", nil, prometheus.Labels{"version": "unknown", "goversion": runtime.Version(), "revision": "unknown"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := buildLabels(tt.version, tt.bi); !maps.Equal(got, tt.want) {
+				t.Errorf("buildLabels(%q) = %v; want %v", tt.version, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBuildInfoServed: a live gateway exports edgegate_build_info 1 with
+// its build's labels (New given no version: the main module's).
+func TestBuildInfoServed(t *testing.T) {
+	g := startGateway(t, demoRules(t))
+	bi, _ := debug.ReadBuildInfo()
+	want := buildLabels("", bi)
+	fams := scrape(t, g)
+	if v := value(fams, "edgegate_build_info", "version", want["version"], "goversion", runtime.Version(), "revision", want["revision"]); v != 1 {
+		t.Errorf("edgegate_build_info%v = %v; want 1 (%v)", want, v, fams["edgegate_build_info"])
 	}
 }

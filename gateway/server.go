@@ -77,10 +77,22 @@ type Server struct {
 	testHookRoute func()
 }
 
+// Option adjusts a Server beyond its Config: what the binary knows of
+// itself rather than what a config file says.
+type Option func(*options)
+
+type options struct {
+	version string
+}
+
+// WithVersion sets the version edgegate_build_info reports (cmd/edgegate's,
+// stamped at build time). Default: the main module's version.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
 // New validates cfg, loads the rules and the GeoIP databases and prepares
 // the S3 clients, the caches and the image processor. It does not listen
 // yet.
-func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -88,7 +100,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), delayCut: make(chan struct{})}
+	s.metrics.registerBuildInfo(o.version)
 	s.scratch.New = func() any { return new(scratch) }
 	s.clock = newCoarseClock(2 * time.Millisecond)
 	if err := s.open(ctx); err != nil {

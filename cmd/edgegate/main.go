@@ -25,7 +25,8 @@ import (
 	"github.com/edgegate/edgegate/gateway"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=...";
+// serve passes it to the gateway (edgegate_build_info).
 var version = "dev"
 
 func main() {
@@ -144,7 +145,7 @@ func serve(args []string, stderr io.Writer) int {
 	term := make(chan os.Signal, 2)
 	signal.Notify(term, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(term)
-	srv, err := gateway.New(ctx, cfg, log)
+	srv, err := gateway.New(ctx, cfg, log, gateway.WithVersion(version))
 	if err != nil {
 		log.Error("startup failed", "err", err)
 		return 1

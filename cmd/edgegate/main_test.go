@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -239,4 +241,48 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestServeReportsBuildInfo: the version a build stamps into main.version
+// reaches edgegate_build_info on the admin listener.
+func TestServeReportsBuildInfo(t *testing.T) {
+	endpoint := testenv.S3(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edgegate.yaml")
+	rules, _ := filepath.Abs("../../examples/rules.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`rules: %s
+shutdown_timeout: 5s
+s3: {endpoint: %q, region: us-east-1, path_style: true, access_key: edgegate-demo, secret_key: edgegate-demo-secret}
+`, rules, endpoint)), 0o644)
+	pub, adm := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--listen", pub, "--admin-listen", adm)
+	cmd.Env = append(os.Environ(), "EDGEGATE_TEST_RUN_MAIN=1")
+	var logs lockedBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + adm + "/metrics")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not start: %s", logs.String())
+		}
+	}
+	want := fmt.Sprintf(`edgegate_build_info{goversion=%q,revision=`, runtime.Version())
+	line := ""
+	for l := range strings.SplitSeq(string(body), "\n") {
+		if strings.HasPrefix(l, "edgegate_build_info{") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, want) || !strings.HasSuffix(line, fmt.Sprintf(`version=%q} 1`, version)) {
+		t.Errorf("build info %q; want %s...,version=%q} 1", line, want, version)
+	}
 }
