@@ -317,7 +317,7 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 		adm.Close()
 		return err
 	}
-	if loops != nil && !s.plainRedirect {
+	if loops != nil {
 		go func() {
 			if err := loops.Serve(pub); err != nil {
 				errc <- err
@@ -375,9 +375,6 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if s.tls != nil {
-		s.tls.closeListener() // no new HTTPS connection for the loops
-	}
 	if loops != nil {
 		if err := loops.Shutdown(sctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: event loops shutdown: %w", err))
