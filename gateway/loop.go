@@ -14,7 +14,7 @@ import (
 // startLoops starts the event loops that answer /r/, or returns nil when
 // they are off or unavailable here (fasthttp then serves everything).
 func (s *Server) startLoops() (*evloop.Server, error) {
-	if s.cfg.EventLoops < 0 || s.plainRedirect {
+	if s.cfg.EventLoops < 0 || (s.plainRedirect && s.tls == nil) {
 		return nil, nil
 	}
 	loops, err := evloop.New(loopHandler{s}, evloop.Config{
@@ -118,6 +118,12 @@ func (s *Server) appendRouteAnswer(dst []byte, out *routeOut, r *evloop.Request)
 	dst = append(dst, s.httpDate()...)
 	if !r.KeepAlive {
 		dst = append(dst, "\r\nConnection: close"...)
+	}
+	if r.TLS {
+		if alt := s.altSvc.Load(); alt != nil {
+			dst = append(dst, "\r\nAlt-Svc: "...)
+			dst = append(dst, *alt...)
+		}
 	}
 	if out.err != nil {
 		body = errorJSON(out.err)

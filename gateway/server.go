@@ -70,6 +70,7 @@ type Server struct {
 	scratch sync.Pool // *scratch
 	clock   *coarseClock
 	date    atomic.Pointer[httpDate]      // the event loops' Date header
+	altSvc  atomic.Pointer[string]        // Alt-Svc of HTTPS answers, when HTTP/3 is on
 	loops   atomic.Pointer[evloop.Server] // while serving with event loops
 	offLoop atomic.Int64                  // loop requests waiting off-loop (exists.max_waiting)
 
@@ -317,7 +318,7 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 		adm.Close()
 		return err
 	}
-	if loops != nil {
+	if loops != nil && !s.plainRedirect {
 		go func() {
 			if err := loops.Serve(pub); err != nil {
 				errc <- err
@@ -375,6 +376,9 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	if s.tls != nil {
+		s.tls.closeListener() // no new HTTPS connection for the loops
+	}
 	if loops != nil {
 		if err := loops.Shutdown(sctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: event loops shutdown: %w", err))

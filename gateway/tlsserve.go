@@ -3,8 +3,9 @@ package gateway
 // The TLS listener: handshakes off the accept path (bounded by the
 // connection limits and handshake_timeout, each outcome counted), then by
 // ALPN: "h2" to the HTTP/2 server (internal/h2serve, see h2.go), anything
-// else to a fasthttp server running the same handler as the plain
-// listener. HTTP/3 (quic-go) serves the bridge too. The plain listener,
+// else to the event loops (evloop.Server.ServeTLS: /r/ answered there as
+// on the plain listener) and from them, or without loops, to a fasthttp
+// server running the same handler as the plain listener. HTTP/3 (quic-go) serves the bridge too. The plain listener,
 // when HTTPS is on, answers ACME HTTP-01 challenges and redirects the rest
 // (308), unless tls.plain_http is "serve".
 
@@ -24,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/edgegate/edgegate/certs"
+	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/h2serve"
 )
 
@@ -54,6 +56,7 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 	handler := s.Handler()
 	var extra http.Header
 	if altSvc != "" {
+		s.altSvc.Store(&altSvc) // for the loops' HTTPS answers
 		extra = http.Header{"Alt-Svc": {altSvc}}
 		inner := handler
 		hdrAltSvc, val := []byte("Alt-Svc"), []byte(altSvc)
@@ -247,8 +250,10 @@ func isACMEChallenge(path []byte) bool {
 // serveTLS serves HTTPS on ln (a TCP listener) until it is closed:
 // HTTP/1.1 on fasthttp, HTTP/2 on h2serve, split by ALPN.
 func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
+	loops := s.loops.Load()
 	t.ln = newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
 		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) })
+	t.ln.loops = loops
 	h2ln := t.ln.h2Listener()
 	go func() {
 		for {
@@ -262,6 +267,9 @@ func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 			}()
 		}
 	}()
+	if loops != nil { // HTTP/1.1 goes to the loops, fasthttp gets what they give up
+		return t.h1.Serve(loops.TLSHandoffs())
+	}
 	return t.h1.Serve(t.ln)
 }
 
@@ -269,6 +277,7 @@ func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 // for in-flight requests, within ctx.
 func (t *tlsServer) shutdown(ctx context.Context) error {
 	var errs []error
+	t.closeListener()
 	if err := t.h2.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: HTTP/2 shutdown: %w", err))
 	}
@@ -278,18 +287,29 @@ func (t *tlsServer) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// closeListener stops accepting HTTPS connections (fasthttp's Shutdown
+// closes only the listener it serves, which is the loops' hand-offs when
+// they run).
+func (t *tlsServer) closeListener() {
+	if t.ln != nil {
+		t.ln.Close()
+	}
+}
+
 // handshakeListener completes TLS handshakes on their own goroutines and
 // returns only connections whose handshake succeeded, so that a slow or
 // failed handshake neither holds up Accept nor reaches a server (fasthttp
 // would log every failure). Each handshake is bounded by timeout; a failed
 // one gives its connection slot back through release. Connections that
-// chose "h2" come out of h2Listener, the others out of Accept.
+// chose "h2" come out of h2Listener; the others go to loops when set, else
+// out of Accept.
 type handshakeListener struct {
 	net.Listener
 	conf    *tls.Config
 	timeout time.Duration
 	observe handshakeObserver
 	release func(net.Conn)
+	loops   *evloop.Server // nil: HTTP/1.1 connections come out of Accept
 
 	ready     chan net.Conn
 	readyH2   chan net.Conn
@@ -317,7 +337,7 @@ func (l *handshakeListener) acceptLoop() {
 }
 
 func (l *handshakeListener) handshake(c net.Conn) {
-	tc := tls.Server(c, l.conf)
+	tc := evloop.NewTLSConn(c, l.conf)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -343,9 +363,12 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	ready := l.ready
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		ready = l.readyH2
+	} else if l.loops != nil {
+		l.loops.ServeTLS(tc)
+		return
 	}
 	select {
-	case ready <- tc:
+	case ready <- tc.Conn:
 	case <-l.done:
 		c.Close()
 		l.release(c)

@@ -27,7 +27,10 @@ type Server struct {
 	cfg     Config
 	loops   []*loop
 	handoff *handoffListener
-	ln      atomic.Pointer[net.Listener]
+	// tlsHandoff takes the TLS connections the loops give up (ServeTLS).
+	tlsHandoff *handoffListener
+	nextTLS    atomic.Uint64 // ServeTLS's round robin
+	ln         atomic.Pointer[net.Listener]
 
 	stopping atomic.Bool
 	force    atomic.Bool
@@ -45,7 +48,7 @@ type Server struct {
 // Shutdown to stop them.
 func New(h Handler, cfg Config) (*Server, error) {
 	cfg.defaults()
-	s := &Server{h: h, cfg: cfg, handoff: newHandoffListener()}
+	s := &Server{h: h, cfg: cfg, handoff: newHandoffListener(), tlsHandoff: newHandoffListener()}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	for range cfg.Loops {
 		l, err := newLoop(s)
@@ -187,6 +190,11 @@ type conn struct {
 	out    []byte // unwritten output from outOff
 	outOff int
 	req    Request
+	// tls is set for a connection from ServeTLS: in and req then hold
+	// plaintext, out holds records, and answers are made in plain, then
+	// sealed into out.
+	tls   *TLSConn
+	plain []byte
 	// scan is how far the partial request in in was searched.
 	scan headScan
 	// blockLen is the length of the request being answered off the loop.
@@ -204,6 +212,7 @@ type conn struct {
 type pendingConn struct {
 	fd   int
 	peer netip.Addr
+	tls  *TLSConn // from ServeTLS: handshaken, holding a Limits slot already
 	// passed is how many loops passed it on, having no idle connection
 	// to close to make room for it.
 	passed int
@@ -396,6 +405,7 @@ func (l *loop) run() {
 				if c.paused && !c.closed && len(c.out) == 0 {
 					c.paused = false
 					l.process(c, c.in)
+					l.resumeTLS(c)
 				}
 				if c.closed || ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) == 0 {
 					continue
@@ -423,7 +433,7 @@ func (l *loop) open(p pendingConn) {
 		l.s.cfg.Limits.Release(p.peer)
 		return
 	}
-	if l.s.cfg.Limits.Over() && l.drainIdle() == 0 {
+	if p.tls == nil && l.s.cfg.Limits.Over() && l.drainIdle() == 0 {
 		if p.passed+1 < len(l.s.loops) { // the next loop may have idle ones
 			p.passed++
 			l.next.add(p)
@@ -435,7 +445,11 @@ func (l *loop) open(p pendingConn) {
 			return
 		}
 	}
-	c := &conn{fd: p.fd, peer: p.peer, last: l.now, events: evRead}
+	c := &conn{fd: p.fd, peer: p.peer, last: l.now, events: evRead, tls: p.tls}
+	if c.tls != nil {
+		c.tls.t.out = &c.out
+		c.looked = true // no peeking under TLS: its plaintext is read, then replayed if need be
+	}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: evRead, Fd: int32(p.fd)}); err != nil {
 		unix.Close(p.fd)
 		l.s.cfg.Limits.Release(p.peer)
@@ -447,6 +461,11 @@ func (l *loop) open(p pendingConn) {
 	l.conns[p.fd] = c
 	l.nconns++
 	l.s.open.Add(1)
+	if c.tls != nil {
+		// The handshake may have read the first request with the client's
+		// Finished: the socket would not say so.
+		l.readable(c)
+	}
 }
 
 func (l *loop) close(c *conn) {
@@ -511,6 +530,10 @@ func (l *loop) readable(c *conn) {
 			return
 		}
 	}
+	if c.tls != nil {
+		l.readableTLS(c)
+		return
+	}
 	n, err := rawRead(c.fd, l.rbuf)
 	if n > 0 {
 		c.last = l.now
@@ -529,6 +552,40 @@ func (l *loop) readable(c *conn) {
 	c.in, c.scan = c.in[:0], headScan{}
 	c.closing = true
 	l.flush(c)
+}
+
+// readableTLS is readable for a TLS connection: the plaintext of every
+// record the socket has, then what readable does with bytes read.
+func (l *loop) readableTLS(c *conn) {
+	for {
+		n, err := c.readTLS(l.rbuf)
+		if n > 0 {
+			c.last = l.now
+			if len(c.in) == 0 {
+				l.process(c, l.rbuf[:n])
+			} else {
+				c.in = append(c.in, l.rbuf[:n]...)
+				l.process(c, c.in)
+			}
+		}
+		if c.closed {
+			return
+		}
+		if err != nil {
+			// End of input, or a bad record (crypto/tls queued its alert):
+			// answer what is owed, then close.
+			c.closing = true
+			if !c.busy {
+				c.in, c.scan = c.in[:0], headScan{}
+				l.flush(c)
+			}
+			return
+		}
+		if n < len(l.rbuf) || c.busy || c.paused || c.closing {
+			return
+		}
+		// The buffer filled: crypto/tls may hold more that it already read.
+	}
 }
 
 // firstNotOurs peeks at c's first bytes and reports whether they are a
@@ -555,14 +612,18 @@ func (l *loop) firstNotOurs(c *conn) bool {
 func (l *loop) process(c *conn, data []byte) {
 	max := l.s.cfg.MaxHeaderBytes
 	answered := false
+	dst := &c.out // where answers go: plaintext under TLS, sealed by flush
+	if c.tls != nil {
+		dst = &c.plain
+	}
 	for len(data) > 0 && !c.closing {
-		if len(c.out)-c.outOff > l.s.cfg.MaxOutputBytes {
+		if len(c.out)-c.outOff+len(c.plain) > l.s.cfg.MaxOutputBytes {
 			// Answer no more until the client takes some: a client that
 			// pipelines and never reads would otherwise pile up answers.
 			if l.flush(c); c.closed {
 				return
 			}
-			if len(c.out)-c.outOff > l.s.cfg.MaxOutputBytes {
+			if len(c.out)-c.outOff+len(c.plain) > l.s.cfg.MaxOutputBytes {
 				c.paused = true
 				l.s.paused.Add(1)
 				break
@@ -580,7 +641,7 @@ func (l *loop) process(c *conn, data []byte) {
 		}
 		if res == parseBad { // not HTTP: say so and close, at once
 			l.s.notHTTP.Add(1)
-			c.out = append(c.out, l.s.cfg.BadRequest...)
+			*dst = append(*dst, l.s.cfg.BadRequest...)
 			c.closing = true
 			break
 		}
@@ -589,14 +650,14 @@ func (l *loop) process(c *conn, data []byte) {
 			l.giveAway(c, data)
 			return
 		}
-		c.req.Peer = c.peer
+		c.req.Peer, c.req.TLS = c.peer, c.tls != nil
 		if l.stopping {
 			c.req.KeepAlive = false
 		}
-		out, v := l.s.h.Serve(c.out, &c.req)
+		out, v := l.s.h.Serve(*dst, &c.req)
 		switch v {
 		case Done:
-			c.out = out
+			*dst = out
 			data = data[n:]
 			answered = true
 			if !c.req.KeepAlive {
@@ -606,7 +667,7 @@ func (l *loop) process(c *conn, data []byte) {
 		case Block:
 			c.in = append(c.in[:0], data...) // own the bytes for the goroutine
 			parseRequest(&c.req, c.in, max)
-			c.req.Peer = c.peer
+			c.req.Peer, c.req.TLS = c.peer, c.tls != nil
 			if l.stopping {
 				c.req.KeepAlive = false
 			}
@@ -648,7 +709,11 @@ func (l *loop) finish(d completion) {
 	c := d.c
 	if !c.closed {
 		c.busy = false
-		c.out = append(c.out, d.out...)
+		if c.tls != nil {
+			c.plain = append(c.plain, d.out...)
+		} else {
+			c.out = append(c.out, d.out...)
+		}
 		c.last = l.now
 		if !c.req.KeepAlive {
 			c.closing = true
@@ -663,10 +728,24 @@ func (l *loop) finish(d completion) {
 	}
 	rest := c.in[c.blockLen:]
 	l.process(c, rest)
+	l.resumeTLS(c)
+}
+
+// resumeTLS reads a TLS connection that is being read again after a pause
+// or a blocking answer: crypto/tls may hold records it read from the
+// socket before, which epoll would never report.
+func (l *loop) resumeTLS(c *conn) {
+	if c.tls != nil && !c.closed && !c.busy && !c.paused && !c.closing {
+		l.readableTLS(c)
+	}
 }
 
 // flush writes what it can of c.out and sets what the loop waits for on c.
 func (l *loop) flush(c *conn) {
+	if c.tls != nil && c.seal() != nil {
+		l.close(c)
+		return
+	}
 	for c.outOff < len(c.out) {
 		n, err := rawWrite(c.fd, c.out[c.outOff:])
 		if n > 0 {
@@ -718,6 +797,10 @@ func (l *loop) flush(c *conn) {
 // giveAway hands c to the full server with data (its unanswered input)
 // replayed and its unwritten output written first.
 func (l *loop) giveAway(c *conn, data []byte) {
+	if c.tls != nil && c.seal() != nil {
+		l.close(c)
+		return
+	}
 	var prefix, pending []byte
 	if len(data) > 0 {
 		prefix = append(prefix, data...)
@@ -733,6 +816,10 @@ func (l *loop) giveAway(c *conn, data []byte) {
 	l.s.open.Add(-1)
 	l.s.handoffs.Add(1)
 	l.s.giveWG.Add(1)
+	if c.tls != nil {
+		go l.s.giveAwayTLS(c.tls, fd, prefix, pending)
+		return
+	}
 	wt := l.s.cfg.WriteTimeout
 	go func() {
 		defer l.s.giveWG.Done()

@@ -4,6 +4,7 @@ package evloop
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 )
 
@@ -26,3 +27,15 @@ func (s *Server) Stats() Stats { return Stats{} }
 
 // Shutdown returns nil.
 func (s *Server) Shutdown(ctx context.Context) error { return nil }
+
+// TLSConn is a *tls.Conn here: the loops never take one over.
+type TLSConn struct{ *tls.Conn }
+
+// NewTLSConn wraps c as the server side of a TLS connection with conf.
+func NewTLSConn(c net.Conn, conf *tls.Config) *TLSConn { return &TLSConn{tls.Server(c, conf)} }
+
+// ServeTLS does nothing: New never returns a Server here.
+func (s *Server) ServeTLS(c *TLSConn) {}
+
+// TLSHandoffs returns nil.
+func (s *Server) TLSHandoffs() net.Listener { return nil }

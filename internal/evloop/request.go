@@ -29,6 +29,8 @@ type Request struct {
 	// KeepAlive is false when the client asked to close the connection
 	// after this answer; the answer should then say "Connection: close".
 	KeepAlive bool
+	// TLS is true for a request that came over TLS (Server.ServeTLS).
+	TLS bool
 
 	hdrs [MaxHeaders]header
 	nh   int
