@@ -207,7 +207,7 @@ func (s *Store) newClient(b Bucket) *s3.Client {
 		// S3-compatible servers that send no checksum would get a
 		// debug line on stderr for every GET.
 		o.DisableLogOutputChecksumValidationSkipped = true
-		o.APIOptions = append(o.APIOptions, requestIDMiddleware)
+		o.APIOptions = append(o.APIOptions, requestIDMiddleware, traceMiddleware)
 		if s.observer != nil {
 			o.APIOptions = append(o.APIOptions, observeMiddleware(s.observer))
 		}

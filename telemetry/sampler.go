@@ -1,0 +1,93 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Decision is a request's sampling decision, made before any span or
+// context exists. The zero Decision is "not sampled".
+type Decision struct {
+	parent  trace.SpanContext // the accepted remote parent; invalid for a new trace
+	traceID trace.TraceID     // a new trace's id, the one the ratio was decided on
+	sampled bool
+}
+
+// Sampled reports whether the request is recorded.
+func (d Decision) Sampled() bool { return d.sampled }
+
+// Sample decides whether a request is recorded, without allocating: a
+// valid traceparent (which the caller passes only when AcceptFrom allows
+// it; nil otherwise) decides by its sampled flag, as the TracerProvider's
+// parent-based sampler will; else a new trace id is drawn and the ratio
+// sampler decides on it, and Start gives the trace that id, so the
+// provider's sampler (the same one) agrees. Safe for concurrent use; on a
+// nil *Tracing it returns the zero Decision.
+func (t *Tracing) Sample(traceparent []byte) Decision {
+	if t == nil {
+		return Decision{}
+	}
+	if len(traceparent) > 0 {
+		if sc, ok := ParseTraceparent(traceparent); ok {
+			return Decision{parent: sc, sampled: sc.IsSampled()}
+		}
+	}
+	var d Decision
+	d.traceID = newTraceID()
+	r := t.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: d.traceID})
+	d.sampled = r.Decision == sdktrace.RecordAndSample
+	return d
+}
+
+// Start starts a sampled request's span, the root of its part of the
+// trace: under the accepted remote parent, or in the new trace Sample drew.
+// ctx carries the request's other values (it must hold no span). It is
+// for sampled decisions only.
+func (t *Tracing) Start(ctx context.Context, d Decision, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if d.parent.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, d.parent)
+	} else {
+		ctx = context.WithValue(ctx, presetTraceID{}, d.traceID)
+	}
+	return t.tracer.Start(ctx, name, opts...)
+}
+
+// presetTraceID is the context key under which Start hands idGenerator
+// the trace id Sample decided on.
+type presetTraceID struct{}
+
+// idGenerator makes random ids (as the SDK's does), except that a new
+// trace takes the id preset in its context by Start. Safe for concurrent
+// use.
+type idGenerator struct{}
+
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	tid, ok := ctx.Value(presetTraceID{}).(trace.TraceID)
+	if !ok || !tid.IsValid() {
+		tid = newTraceID()
+	}
+	return tid, newSpanID()
+}
+
+func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
+
+func newTraceID() trace.TraceID {
+	var tid trace.TraceID
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	return tid
+}
+
+func newSpanID() trace.SpanID {
+	var sid trace.SpanID
+	for !sid.IsValid() {
+		binary.NativeEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
+}

@@ -1,0 +1,154 @@
+package telemetry
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/edgegate/edgegate/internal/testotlp"
+)
+
+func newTracing(t *testing.T, protocol, endpoint string, ratio float64, accept string) *Tracing {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Enabled, cfg.Protocol, cfg.Endpoint, cfg.SampleRatio, cfg.AcceptTraceparent = true, protocol, endpoint, ratio, accept
+	cfg.Headers = map[string]string{"x-tenant": "edge"}
+	tr, err := New(context.Background(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Shutdown(context.Background()) })
+	return tr
+}
+
+func TestOffIsNil(t *testing.T) {
+	tr, err := New(context.Background(), DefaultConfig(), "test")
+	if err != nil || tr != nil {
+		t.Fatalf("New(defaults) = %v, %v; want nil, nil", tr, err)
+	}
+	if d := tr.Sample([]byte(traceparents[0])); d.Sampled() {
+		t.Fatal("a nil Tracing sampled a request")
+	}
+	if tr.AcceptFrom(true) || tr.Tracer() != nil || tr.Shutdown(context.Background()) != nil {
+		t.Fatal("a nil Tracing is not inert")
+	}
+}
+
+// TestExportOverHTTPAndGRPC: a sampled request's span and its child reach
+// a real OTLP receiver over each protocol, flushed by Shutdown, with the
+// service name and the parent linking them.
+func TestExportOverHTTPAndGRPC(t *testing.T) {
+	for _, protocol := range []string{ProtocolHTTP, ProtocolGRPC} {
+		t.Run(protocol, func(t *testing.T) {
+			var rcv *testotlp.Receiver
+			var url string
+			if protocol == ProtocolGRPC {
+				rcv, url = testotlp.NewGRPC(t)
+			} else {
+				rcv, url = testotlp.NewHTTP(t)
+			}
+			tr := newTracing(t, protocol, url, 1, AcceptAny)
+			d := tr.Sample(nil)
+			if !d.Sampled() {
+				t.Fatal("ratio 1 did not sample")
+			}
+			ctx, span := tr.Start(context.Background(), d, "request", trace.WithSpanKind(trace.SpanKindServer))
+			_, child := Child(ctx, "s3.HeadObject", trace.SpanKindClient)
+			child.End()
+			span.End()
+			if err := tr.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := rcv.Wait(t, 10*time.Second, func(s []testotlp.Span) bool { return len(s) == 2 })
+			byName := map[string]testotlp.Span{}
+			for _, s := range spans {
+				byName[s.Name] = s
+			}
+			root, kid := byName["request"], byName["s3.HeadObject"]
+			if root.TraceID != d.traceID.String() || kid.TraceID != root.TraceID || kid.ParentID != root.SpanID || root.ParentID != "" {
+				t.Fatalf("want request (trace %s) → s3.HeadObject; got\n%s", d.traceID, testotlp.Format(spans))
+			}
+			if root.Service != "edgegate" {
+				t.Fatalf("service.name %q", root.Service)
+			}
+		})
+	}
+}
+
+// TestSampleAgreesWithProvider: every request Sample decides to record is
+// recorded by the provider's own sampler (the ratio on the same trace id,
+// or the parent's flag), and the ratio holds.
+func TestSampleAgreesWithProvider(t *testing.T) {
+	_, url := testotlp.NewHTTP(t)
+	tr := newTracing(t, ProtocolHTTP, url, 0.25, AcceptAny)
+	const n = 20000
+	sampled := 0
+	for range n {
+		d := tr.Sample(nil)
+		if !d.Sampled() {
+			continue
+		}
+		sampled++
+		_, span := tr.Start(context.Background(), d, "r")
+		if !span.IsRecording() || span.SpanContext().TraceID() != d.traceID {
+			t.Fatalf("Sample recorded trace %s, the provider gave %v recording=%v", d.traceID, span.SpanContext().TraceID(), span.IsRecording())
+		}
+		span.End()
+	}
+	if sampled < n*20/100 || sampled > n*30/100 {
+		t.Fatalf("ratio 0.25 sampled %d of %d", sampled, n)
+	}
+	for _, tc := range []struct {
+		tp   string
+		want bool
+	}{{traceparents[0], true}, {traceparents[1], false}} {
+		d := tr.Sample([]byte(tc.tp))
+		if d.Sampled() != tc.want {
+			t.Fatalf("%s: sampled %v", tc.tp, d.Sampled())
+		}
+		if !tc.want {
+			continue
+		}
+		_, span := tr.Start(context.Background(), d, "r")
+		sc := span.SpanContext()
+		if !span.IsRecording() || sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Fatalf("the parent's trace was not continued: %v", sc)
+		}
+		span.End()
+	}
+}
+
+// TestUnsampledCostsNothing: with tracing on, deciding not to record a
+// request allocates nothing, with or without a traceparent, and a child
+// of no recorded span is nothing too.
+func TestUnsampledCostsNothing(t *testing.T) {
+	_, url := testotlp.NewHTTP(t)
+	tr := newTracing(t, ProtocolHTTP, url, 0, AcceptAny)
+	notSampled := []byte(traceparents[1])
+	ctx := context.Background()
+	n := testing.AllocsPerRun(1000, func() {
+		if tr.Sample(nil).Sampled() || tr.Sample(notSampled).Sampled() {
+			panic("sampled")
+		}
+		_, s := Child(ctx, "x", trace.SpanKindClient)
+		s.End()
+	})
+	if n != 0 {
+		t.Fatalf("an unsampled decision allocates %v times", n)
+	}
+}
+
+func TestAcceptFrom(t *testing.T) {
+	_, url := testotlp.NewHTTP(t)
+	for _, tc := range []struct {
+		accept           string
+		trusted, untrust bool
+	}{{AcceptAny, true, true}, {AcceptTrusted, true, false}, {AcceptNever, false, false}} {
+		tr := newTracing(t, ProtocolHTTP, url, 0, tc.accept)
+		if tr.AcceptFrom(true) != tc.trusted || tr.AcceptFrom(false) != tc.untrust {
+			t.Errorf("%s: from trusted %v, from others %v", tc.accept, tr.AcceptFrom(true), tr.AcceptFrom(false))
+		}
+	}
+}
