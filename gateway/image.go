@@ -264,7 +264,9 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		}
 		vk.format, vk.formatKnown = f, true
 	}
+	admitStart := time.Now()
 	release, err := s.admission.Acquire(ctx, info.Megapixels())
+	s.metrics.admissionWait.Observe(time.Since(admitStart).Seconds())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -278,7 +280,9 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	go func() {
 		defer release() // libvips cannot be interrupted: the budget is held until it finishes
 		defer processDone()
+		start := time.Now()
 		out, _, err := s.images.Process(data, ir.tr, f)
+		s.metrics.rendered(f, ir.tr, time.Since(start))
 		done <- result{out, err}
 	}()
 	timer := time.NewTimer(s.cfg.Images.Timeout)

@@ -171,7 +171,9 @@ func (s *Server) loadSource(ctx context.Context, sk sourceKey, head store.Meta) 
 		return refuse(fmt.Errorf("gateway: %w: %d bytes, over %d", store.ErrTooLarge, m.Size, s.cfg.Images.MaxSourceBytes))
 	}
 	first := make([]byte, min(max(m.Size, 0), probeBytes))
-	if _, err := io.ReadFull(obj, first); err != nil {
+	n, err := io.ReadFull(obj, first)
+	s.metrics.sourceBytes.Add(float64(n))
+	if err != nil {
 		return nil, m, nil, err
 	}
 	if _, perr := s.images.Check(first); perr != nil && (int64(len(first)) >= m.Size ||
@@ -191,7 +193,9 @@ func (s *Server) loadSource(ctx context.Context, sk sourceKey, head store.Meta) 
 	if rest := m.Size - int64(len(first)); rest > 0 {
 		data = make([]byte, m.Size)
 		copy(data, first)
-		if _, err := io.ReadFull(obj, data[len(first):]); err != nil {
+		n, err := io.ReadFull(obj, data[len(first):])
+		s.metrics.sourceBytes.Add(float64(n))
+		if err != nil {
 			release()
 			return nil, m, nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
 )
 
@@ -51,6 +52,10 @@ type metrics struct {
 
 	s3Latency *prometheus.HistogramVec // by operation and bucket (store.Observer)
 	s3Errors  *prometheus.CounterVec   // by operation and bucket
+
+	renderTime    *prometheus.HistogramVec // libvips time by output format and preset ("custom" for custom sizes)
+	sourceBytes   prometheus.Counter       // image source bytes downloaded
+	admissionWait prometheus.Histogram     // time waiting for resize.Admission
 }
 
 type obsKey struct {
@@ -159,6 +164,21 @@ func newMetrics() *metrics {
 		Help: "S3 operations that failed (refused, failed or timed out; a missing object or a failed write condition is an answer, not an error), by operation and bucket.",
 	}, []string{"operation", "bucket"})
 	m.reg.MustRegister(m.s3Latency, m.s3Errors)
+	m.renderTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "edgegate_image_render_duration_seconds",
+		Help:    "Time libvips took to render a variant, by output format (jpeg, png, webp, avif) and preset (its name; custom for every custom size).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"format", "preset"})
+	m.sourceBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_image_source_bytes_total",
+		Help: "Bytes of image sources downloaded from S3 to render (the first bytes of a refused source included).",
+	})
+	m.admissionWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "edgegate_image_admission_wait_seconds",
+		Help:    "Time a render waited for image admission (images.max_megapixels_in_flight), admitted or refused.",
+		Buckets: []float64{.0001, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	m.reg.MustRegister(m.renderTime, m.sourceBytes, m.admissionWait)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
@@ -205,6 +225,16 @@ func buildLabels(version string, bi *debug.BuildInfo) prometheus.Labels {
 		l["revision"] += "-modified"
 	}
 	return l
+}
+
+// rendered records one libvips render of a variant: its output format and
+// its preset, custom sizes (unbounded: W x H x fit) all under "custom".
+func (m *metrics) rendered(f resize.Format, tr resize.Transform, took time.Duration) {
+	preset := tr.Preset
+	if tr.Custom() {
+		preset = "custom"
+	}
+	m.renderTime.WithLabelValues(f.String(), preset).Observe(took.Seconds())
 }
 
 // ObserveS3 records one S3 operation (store.Observer). Buckets are the

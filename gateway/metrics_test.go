@@ -3,6 +3,7 @@ package gateway
 import (
 	"maps"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/edgegate/edgegate/resize"
 )
 
 // scrape reads the live gateway's admin /metrics, parsed with expfmt.
@@ -142,5 +145,46 @@ func TestBuildInfoServed(t *testing.T) {
 	fams := scrape(t, g)
 	if v := value(fams, "edgegate_build_info", "version", want["version"], "goversion", runtime.Version(), "revision", want["revision"]); v != 1 {
 		t.Errorf("edgegate_build_info%v = %v; want 1 (%v)", want, v, fams["edgegate_build_info"])
+	}
+}
+
+// TestImageMetrics: an /img/ miss is timed by output format and preset
+// (custom sizes under preset="custom"), its source's bytes are counted and
+// its wait for admission is observed; a hit adds none of them.
+func TestImageMetrics(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages())
+	src, err := os.ReadFile("testdata/images/large.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := putObject(t, "large.jpg", src, "image/jpeg")
+	custom := "/img/300x200-cover/" + rel
+	keys, _ := resize.DecodeKeys([]string{testSigningKey})
+	custom += "?sig=" + resize.Sign(keys[0], custom)
+	before := scrape(t, g)
+	for _, u := range []string{"/img/thumbnail/" + rel, "/img/thumbnail/" + rel, custom} {
+		resp, body := get(t, g.base+u, "Accept", "image/webp")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", u, resp.StatusCode, body)
+		}
+	}
+	after := scrape(t, g)
+	delta := func(name string, labels ...string) float64 {
+		return value(after, name, labels...) - value(before, name, labels...)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"edgegate_image_render_duration_seconds", []string{"format", "webp", "preset", "thumbnail"}, 1},
+		{"edgegate_image_render_duration_seconds", []string{"format", "webp", "preset", "custom"}, 1},
+		{"edgegate_image_admission_wait_seconds", nil, 2},
+		// One download shared by both variants' renders, or one each.
+		{"edgegate_image_source_bytes_total", nil, float64(len(src))},
+	} {
+		if d := delta(c.name, c.labels...); d < c.want || d > 2*c.want {
+			t.Errorf("%s%v grew by %v; want %v (at most twice)", c.name, c.labels, d, c.want)
+		}
 	}
 }
