@@ -226,3 +226,10 @@ func (h *headCache) load(ctx context.Context, bucket, key string) (store.Meta, e
 // wait blocks until the background refreshes started so far have ended
 // (each is bounded by the S3 timeout).
 func (h *headCache) wait() { h.bg.Wait() }
+
+// hits returns how many lookups found an answer in memory, positive or
+// negative (from the LRUs' own counters: nothing is added to the hot
+// path).
+func (h *headCache) hits() uint64 {
+	return h.entries.Stats().Hits + h.missing.Stats().Hits
+}

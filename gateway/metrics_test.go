@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -186,5 +188,84 @@ func TestImageMetrics(t *testing.T) {
 		if d := delta(c.name, c.labels...); d < c.want || d > 2*c.want {
 			t.Errorf("%s%v grew by %v; want %v (at most twice)", c.name, c.labels, d, c.want)
 		}
+	}
+}
+
+// TestExistsCacheHitsCounted: a repeated existence check answered from
+// memory counts in edgegate_exists_cache_hits_total; the first one, which
+// asked S3, counts in edgegate_s3_head_requests_total.
+func TestExistsCacheHitsCounted(t *testing.T) {
+	g := startGateway(t, demoRules(t))
+	u := g.base + "/r/map-tiles.zip?region=uk-london"
+	get(t, u)
+	before := scrape(t, g)
+	for range 5 {
+		if resp, _ := get(t, u); resp.StatusCode != http.StatusFound {
+			t.Fatalf("/r/: %d", resp.StatusCode)
+		}
+	}
+	after := scrape(t, g)
+	if d := value(after, "edgegate_exists_cache_hits_total") - value(before, "edgegate_exists_cache_hits_total"); d < 5 {
+		t.Errorf("edgegate_exists_cache_hits_total grew by %v over 5 cached answers; want at least 5", d)
+	}
+	if d := value(after, "edgegate_s3_head_requests_total") - value(before, "edgegate_s3_head_requests_total"); d != 0 {
+		t.Errorf("cached answers sent %v HEADs", d)
+	}
+}
+
+// TestMetricsCardinalityBounded: requests with many distinct keys,
+// regions, client addresses, bad paths, image specs and query strings add
+// no series past the first few: no label holds a key, an address or any
+// other string a client chooses.
+func TestMetricsCardinalityBounded(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages(), withGeo(t))
+	keys, _ := resize.DecodeKeys([]string{testSigningKey})
+	signed := func(p string) string { return p + "?sig=" + resize.Sign(keys[0], p) }
+	round := func(i int) {
+		for _, r := range []struct {
+			path   string
+			header []string
+		}{
+			{fmt.Sprintf("/r/missing-%d.zip?region=uk-london", i), nil},
+			{fmt.Sprintf("/r/map-tiles.zip?region=nowhere-%d", i), nil},
+			{fmt.Sprintf("/r/map-tiles.zip?x=%d", i), []string{"X-Forwarded-For", fmt.Sprintf("81.2.69.%d", 1+i%250)}},
+			{fmt.Sprintf("/r/a/..%%2F%d", i), nil},
+			{fmt.Sprintf("/nothing/%d", i), nil},
+			{fmt.Sprintf("/img/%dx%d/photos/sample.jpg", 10+i, 10+i), nil},
+			{signed(fmt.Sprintf("/img/%dx%d-cover/photos/sample.jpg", 20+i, 10+i)), []string{"Accept", "image/webp"}},
+			{fmt.Sprintf("/img/thumbnail/photos/none-%d.jpg", i), nil},
+			{fmt.Sprintf("/img/preset-%d/photos/sample.jpg", i), nil},
+		} {
+			resp, _ := get(t, g.base+r.path, r.header...)
+			resp.Body.Close()
+		}
+	}
+	series := func() (int, map[string]int) {
+		per := map[string]int{}
+		n := 0
+		for name, f := range scrape(t, g) {
+			if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+				continue
+			}
+			per[name] = len(f.GetMetric())
+			n += len(f.GetMetric())
+		}
+		return n, per
+	}
+	for i := range 5 {
+		round(i)
+	}
+	before, perBefore := series()
+	for i := 5; i < 105; i++ {
+		round(i)
+	}
+	after, perAfter := series()
+	if after != before {
+		for name, n := range perAfter {
+			if n != perBefore[name] {
+				t.Errorf("%s: %d series after 5 rounds, %d after 105", name, perBefore[name], n)
+			}
+		}
+		t.Fatalf("%d series after 5 rounds of distinct requests, %d after 105; want no growth", before, after)
 	}
 }
