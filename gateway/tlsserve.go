@@ -73,6 +73,9 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 		IdleTimeout:          s.public.IdleTimeout,
 		NoDefaultContentType: true,
 		ReadBufferSize:       s.public.ReadBufferSize,
+		// A thumbnail and its headers in one buffer: one TLS record and one
+		// write per answer, not a record per 4 KiB.
+		WriteBufferSize: 16 << 10,
 		CloseOnShutdown:      true,
 		Concurrency:          s.public.Concurrency,
 		ConnState:            s.conns.connState,

@@ -531,6 +531,7 @@ func (l *loop) readable(c *conn) {
 		}
 	}
 	if c.tls != nil {
+		c.tls.t.drained = false // the socket has something (or hung up)
 		l.readableTLS(c)
 		return
 	}

@@ -39,6 +39,12 @@ type transport struct {
 	net.Conn
 	fd  int
 	out *[]byte
+	// drained is set when a read on the loop found the socket emptied (a
+	// short read, or would-block): further reads would-block without a
+	// system call until the loop sees the socket readable again. So a
+	// request costs one read, as on a plain connection, however crypto/tls
+	// splits its reads.
+	drained bool
 }
 
 // errWouldBlock is what transport.Read returns on a loop when the socket
@@ -55,16 +61,21 @@ func (t *transport) Read(p []byte) (int, error) {
 	if t.fd < 0 {
 		return t.Conn.Read(p)
 	}
+	if t.drained {
+		return 0, errWouldBlock
+	}
 	for {
 		n, err := rawRead(t.fd, p)
 		switch {
 		case n > 0:
+			t.drained = n < len(p)
 			return n, nil
 		case err == nil:
 			return 0, io.EOF
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			t.drained = true
 			return 0, errWouldBlock
 		}
 		return 0, err
