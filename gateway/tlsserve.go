@@ -76,9 +76,9 @@ func (s *Server) newTLSServer(conf *tls.Config, observe handshakeObserver, altSv
 		// A thumbnail and its headers in one buffer: one TLS record and one
 		// write per answer, not a record per 4 KiB.
 		WriteBufferSize: 16 << 10,
-		CloseOnShutdown:      true,
-		Concurrency:          s.public.Concurrency,
-		ConnState:            s.conns.connState,
+		CloseOnShutdown: true,
+		Concurrency:     s.public.Concurrency,
+		ConnState:       s.conns.connState,
 		// As the plain listener's server (see New).
 		Logger:                       s.public.Logger,
 		ErrorHandler:                 s.public.ErrorHandler,

@@ -172,7 +172,7 @@ type tlsPrefixConn struct {
 	tc *tls.Conn
 }
 
-func (c *tlsPrefixConn) Handshake() error                    { return c.tc.Handshake() }
+func (c *tlsPrefixConn) Handshake() error                     { return c.tc.Handshake() }
 func (c *tlsPrefixConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 // giveAwayTLS is giveAway's second half for a TLS connection, on its own
