@@ -5,9 +5,10 @@ package gateway
 // ALPN: "h2" to the HTTP/2 server (internal/h2serve, see h2.go), anything
 // else to the event loops (evloop.Server.ServeTLS: /r/ answered there as
 // on the plain listener) and from them, or without loops, to a fasthttp
-// server running the same handler as the plain listener. HTTP/3 (quic-go) serves the bridge too. The plain listener,
-// when HTTPS is on, answers ACME HTTP-01 challenges and redirects the rest
-// (308), unless tls.plain_http is "serve".
+// server running the same handler as the plain listener. HTTP/3 (quic-go)
+// serves the bridge too. The plain listener, when HTTPS is on, answers
+// ACME HTTP-01 challenges and redirects the rest (308), unless
+// tls.plain_http is "serve".
 
 import (
 	"context"

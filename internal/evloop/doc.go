@@ -24,6 +24,17 @@
 // calls ServeBlocking on a goroutine, parks that connection, and resumes it
 // when the answer is ready. Other connections on the loop are not held up.
 //
+// TLS connections come in through Server.ServeTLS once their handshake is
+// done (NewTLSConn wraps the accepted socket, the caller handshakes it off
+// the loop). A loop then owns the socket as it owns a plain one: crypto/tls
+// reads it through a transport that makes the loop's non-blocking read (a
+// would-block is a temporary error, which crypto/tls does not remember) and
+// writes into the connection's output; answers are made in plain and
+// sealed once per batch, so a keep-alive HTTPS request costs one read and
+// one write, as a plain one. A TLS connection the loop gives up goes to
+// the TLSHandoffs listener, still a TLS connection, with the plaintext it
+// had read replayed.
+//
 // Idle and slow connections are closed after Config.IdleTimeout and
 // Config.ReadTimeout. Shutdown stops accepting, closes idle connections,
 // and lets requests in flight finish; the handoff listener is left to the
