@@ -42,7 +42,10 @@ type tlsServer struct {
 	h2      *h2serve.Server // for connections that chose "h2"
 	bridge  http.Handler    // for HTTP/3
 	altSvc  string          // Alt-Svc value when HTTP/3 is on
-	ln      *handshakeListener
+
+	mu     sync.Mutex
+	ln     *handshakeListener // set by serveTLS
+	closed bool               // closeListener was called
 }
 
 // newTLSServer builds the HTTPS transports around handler (the public
@@ -255,10 +258,16 @@ func isACMEChallenge(path []byte) bool {
 // HTTP/1.1 on fasthttp, HTTP/2 on h2serve, split by ALPN.
 func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 	loops := s.loops.Load()
-	t.ln = newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
-		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) })
-	t.ln.loops = loops
-	h2ln := t.ln.h2Listener()
+	t.mu.Lock()
+	if t.closed { // shut down before it started
+		t.mu.Unlock()
+		return ln.Close()
+	}
+	hl := newHandshakeListener(s.conns.listener(ln), t.conf, s.cfg.TLSHandshakeTimeout(), t.observe,
+		func(c net.Conn) { s.conns.lim.Release(remoteAddr(c)) }, loops)
+	t.ln = hl
+	t.mu.Unlock()
+	h2ln := hl.h2Listener()
 	go func() {
 		for {
 			c, err := h2ln.Accept()
@@ -274,7 +283,7 @@ func (s *Server) serveTLS(t *tlsServer, ln net.Listener) error {
 	if loops != nil { // HTTP/1.1 goes to the loops, fasthttp gets what they give up
 		return t.h1.Serve(loops.TLSHandoffs())
 	}
-	return t.h1.Serve(t.ln)
+	return t.h1.Serve(hl)
 }
 
 // shutdownTLS sends HTTP/2 connections GOAWAY, stops accepting and waits
@@ -295,6 +304,9 @@ func (t *tlsServer) shutdown(ctx context.Context) error {
 // closes only the listener it serves, which is the loops' hand-offs when
 // they run).
 func (t *tlsServer) closeListener() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
 	if t.ln != nil {
 		t.ln.Close()
 	}
@@ -322,8 +334,8 @@ type handshakeListener struct {
 	acceptErr chan error
 }
 
-func newHandshakeListener(ln net.Listener, conf *tls.Config, timeout time.Duration, observe handshakeObserver, release func(net.Conn)) *handshakeListener {
-	l := &handshakeListener{Listener: ln, conf: conf, timeout: timeout, observe: observe, release: release,
+func newHandshakeListener(ln net.Listener, conf *tls.Config, timeout time.Duration, observe handshakeObserver, release func(net.Conn), loops *evloop.Server) *handshakeListener {
+	l := &handshakeListener{Listener: ln, conf: conf, timeout: timeout, observe: observe, release: release, loops: loops,
 		ready: make(chan net.Conn), readyH2: make(chan net.Conn), done: make(chan struct{}), acceptErr: make(chan error, 1)}
 	go l.acceptLoop()
 	return l
