@@ -153,6 +153,9 @@ func newMetrics() *metrics {
 		Name: "edgegate_bad_requests_total",
 		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
 	}, []string{"reason"})
+	for _, r := range []string{"not_http", "head_too_large", "body_too_large", "timeout", "malformed"} {
+		m.badRequests.WithLabelValues(r) // 0 until the first: rate() and alerts see the series
+	}
 	m.reg.MustRegister(m.badRequests)
 	m.s3Latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "edgegate_s3_request_duration_seconds",
@@ -241,8 +244,9 @@ func (m *metrics) rendered(f resize.Format, tr resize.Transform, took time.Durat
 // ones the config and the rules name, a bounded set.
 func (m *metrics) ObserveS3(op, bucket string, took time.Duration, result store.Result) {
 	m.s3Latency.WithLabelValues(op, bucket).Observe(took.Seconds())
+	errs := m.s3Errors.WithLabelValues(op, bucket) // 0 from the first operation on: rate() sees the series
 	if result == store.ResultError {
-		m.s3Errors.WithLabelValues(op, bucket).Inc()
+		errs.Inc()
 	}
 }
 
