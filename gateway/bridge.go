@@ -17,6 +17,8 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/edgegate/accesslog"
 )
 
 // bridgeCtx is one pooled request: the RequestCtx the handler sees and the
@@ -34,6 +36,7 @@ type bridgeConn struct {
 	remote   net.TCPAddr
 	local    net.TCPAddr
 	state    *tls.ConnectionState
+	proto    accesslog.Proto // for the access log
 }
 
 func (c *bridgeConn) RemoteAddr() net.Addr { return &c.remote }
@@ -84,6 +87,13 @@ func httpHandler(h fasthttp.RequestHandler, name string, extra http.Header, log 
 			b.conn.remote = net.TCPAddr{}
 		}
 		b.conn.state = r.TLS
+		b.conn.proto = accesslog.H1
+		switch r.ProtoMajor {
+		case 3:
+			b.conn.proto = accesslog.H3
+		case 2:
+			b.conn.proto = accesslog.H2
+		}
 		b.ctx.Init2(&b.conn, logger, false)
 		b.ctx.Response.Header.SetNoDefaultContentType(true) // as the fasthttp servers
 		h(&b.ctx)

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
@@ -97,6 +98,9 @@ type Config struct {
 	// Readiness: how often /readyz's background S3 check runs, its
 	// timeout, and how many failures in a row make it 503.
 	Readiness ReadinessConfig `yaml:"readiness"`
+	// AccessLog: one line per answered public request (off by default),
+	// and request ids (X-Request-Id).
+	AccessLog accesslog.Config `yaml:"access_log"`
 }
 
 // ExistsConfig bounds the HEAD-request cache behind `fallback: exists`.
@@ -149,6 +153,7 @@ func DefaultConfig() Config {
 		Events:          EventsConfig{Queue: 256, Workers: 1},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
 		Readiness:       ReadinessConfig{Interval: 5 * time.Second, Timeout: 2 * time.Second, Failures: 3},
+		AccessLog:       accesslog.DefaultConfig(),
 
 		MaxConnectionsPerIP: 256,
 	}
@@ -183,6 +188,9 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	cfg.resolveTLSPaths(filepath.Dir(path))
+	if o := cfg.AccessLog.Output; o != "stdout" && o != "stderr" && o != "" && !filepath.IsAbs(o) {
+		cfg.AccessLog.Output = filepath.Join(filepath.Dir(path), o)
+	}
 	for i, db := range cfg.Geo.Databases {
 		if db != "" && !filepath.IsAbs(db) {
 			cfg.Geo.Databases[i] = filepath.Join(filepath.Dir(path), db)
@@ -253,6 +261,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl, exists.max_entries, exists.negative_max_entries and exists.max_waiting must be positive"))
 	}
 	if err := c.Readiness.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.AccessLog.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Exists.StaleIfError < 0 {

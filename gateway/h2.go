@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/h2serve"
 )
@@ -119,6 +120,7 @@ func (s *Server) serveH2Route(req *h2serve.Request, path []byte, resp *h2serve.R
 		}
 	}
 	in := routeIn{method: req.Method, rawKey: path[len(prefixRoute):], peer: req.Peer.Addr(), noWait: true}
+	f := s.h2Facts(sc, req, &in)
 	var found bool
 	sc.format, _ = q.Arg(sc.format, "format")
 	in.wantJSON = bytes.Equal(sc.format, strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)
@@ -132,8 +134,20 @@ func (s *Server) serveH2Route(req *h2serve.Request, path []byte, resp *h2serve.R
 	if blocked {
 		return false
 	}
+	if f != nil {
+		out.rid = f.rid
+	}
 	s.setH2RouteAnswer(resp, &out, altSvc)
-	s.metrics.observe("route", out.status, time.Since(start))
+	took := time.Since(start)
+	s.metrics.observe("route", out.status, took)
+	if s.alog.Sampled(out.status, took) { // implies f != nil
+		f.decided(&out.dec)
+		f.client(s, in.peer, &sc.hdrs)
+		if string(req.Method) == "HEAD" {
+			out.bodyLen = 0
+		}
+		s.logRoute(f, &out, accesslog.H2, true, req.Method, req.Path, h2Peeker{req}, start, took)
+	}
 	return true
 }
 
@@ -143,8 +157,13 @@ func (s *Server) setH2RouteAnswer(resp *h2serve.Response, out *routeOut, altSvc 
 	resp.Status = out.status
 	resp.AddHeader("server", "edgegate")
 	resp.AddHeaderCopy("date", s.httpDate())
+	if s.echoID && out.rid != nil {
+		resp.AddHeaderCopy("x-request-id", out.rid)
+	}
 	if out.err != nil {
-		resp.SetBodyCopy(errorJSON(out.err))
+		body := errorJSON(out.err)
+		out.bodyLen = len(body)
+		resp.SetBodyCopy(body)
 		resp.AddHeader("content-type", "application/json")
 		resp.AddHeader("cache-control", "no-store")
 		if out.err.RetryAfter > 0 {
@@ -159,6 +178,7 @@ func (s *Server) setH2RouteAnswer(resp *h2serve.Response, out *routeOut, altSvc 
 	} else {
 		if out.body != nil {
 			resp.SetBodyCopy(out.body)
+			out.bodyLen = len(out.body)
 			resp.AddHeader("content-type", "application/json")
 		}
 		resp.AddHeader("x-edge-rules", out.rules)
@@ -230,6 +250,7 @@ func (h *h2Handler) Slow(req *h2serve.Request, resp *h2serve.Response) {
 	}
 	b.conn.remote = *net.TCPAddrFromAddrPort(req.Peer)
 	b.conn.state = req.TLS
+	b.conn.proto = accesslog.H2
 	b.ctx.Init2(&b.conn, h.logger, false)
 	b.ctx.Response.Header.SetNoDefaultContentType(true) // as the fasthttp servers
 	h.h(&b.ctx)

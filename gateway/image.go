@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
@@ -86,7 +87,9 @@ type imageRequest struct {
 	accept   []byte
 }
 
-func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
+// f, when set, gives S3 calls their context and takes the decision and
+// the cache status.
+func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte, f *reqFacts) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		e := errorf(http.StatusMethodNotAllowed, "method %s not allowed; use GET or HEAD", truncate(string(ctx.Method()), 16))
 		e.Allow = "GET, HEAD" // writeError resets the response: a header set before it is lost
@@ -98,7 +101,10 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 		writeError(ctx, e)
 		return
 	}
-	bg := context.Background() // see serveRoute: not ctx, which shutdown cancels
+	var bg context.Context = context.Background() // see serveRoute: not ctx, which shutdown cancels
+	if f != nil {
+		bg = &f.rctx // never cancelled either: it carries the request id to S3
+	}
 	t := s.rules.Table()
 	// The route core's header reader, so that /img/ and /r/ read repeated
 	// headers alike and one client gets one region on both.
@@ -111,6 +117,11 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 		req.region = append([]byte{}, args.PeekBytes(strRegion)...)
 	}
 	d, derr := s.decide(bg, t, req, nil)
+	if f != nil && s.alog != nil {
+		f.decided(&d)
+		f.cache = accesslog.CacheNone // the variant cache's, below
+		f.client(s, req.peer, &sc.hdrs)
+	}
 	if derr != nil {
 		writeError(ctx, derr)
 		return
@@ -164,12 +175,15 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte) {
 	case hit:
 		ctx.Response.Header.SetCanonical(hdrXCache, []byte("HIT"))
 		s.metrics.imageCache.WithLabelValues("hit").Inc()
+		f.setCache(accesslog.CacheHit)
 	case v.stored:
 		ctx.Response.Header.SetCanonical(hdrXCache, []byte("STORED"))
 		s.metrics.imageCache.WithLabelValues("stored").Inc()
+		f.setCache(accesslog.CacheStored)
 	default:
 		ctx.Response.Header.SetCanonical(hdrXCache, []byte("MISS"))
 		s.metrics.imageCache.WithLabelValues("miss").Inc()
+		f.setCache(accesslog.CacheMiss)
 	}
 	if etagMatches(ctx.Request.Header.Peek("If-None-Match"), v.etag) {
 		ctx.SetStatusCode(http.StatusNotModified)

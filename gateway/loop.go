@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/internal/evloop"
 )
 
@@ -81,6 +82,7 @@ func (s *Server) serveLoopRoute(dst []byte, r *evloop.Request, noWait bool) ([]b
 	sc.hdrs.loadLoop(r)
 	defer sc.hdrs.reset(nil) // keep no request memory in the pool (a copy in the join buffer is ours)
 	in := routeIn{method: r.Method, rawKey: r.Path[len(prefixRoute):], peer: r.Peer, noWait: noWait}
+	f := s.loopFacts(sc, r, &in)
 	var found bool
 	sc.format, _ = r.Arg(sc.format, "format")
 	in.wantJSON = bytes.Equal(sc.format, strJSONFormat) || bytes.Contains(sc.hdrs.accept, strJSON)
@@ -101,8 +103,17 @@ func (s *Server) serveLoopRoute(dst []byte, r *evloop.Request, noWait bool) ([]b
 		s.metrics.offLoopShed.Inc()
 		out = routeOut{status: errTooManyWaiting.Status, err: errTooManyWaiting}
 	}
+	if f != nil {
+		out.rid = f.rid
+	}
 	dst = s.appendRouteAnswer(dst, &out, r)
-	s.metrics.observe("route", out.status, time.Since(start))
+	took := time.Since(start)
+	s.metrics.observe("route", out.status, took)
+	if s.alog.Sampled(out.status, took) { // implies f != nil
+		f.decided(&out.dec)
+		f.client(s, r.Peer, &sc.hdrs)
+		s.logRoute(f, &out, accesslog.H1, r.TLS, r.Method, r.Target, loopPeeker{r}, start, took)
+	}
 	return dst, evloop.Done
 }
 
@@ -116,6 +127,10 @@ func (s *Server) appendRouteAnswer(dst []byte, out *routeOut, r *evloop.Request)
 	dst = append(dst, http.StatusText(out.status)...)
 	dst = append(dst, "\r\nServer: edgegate\r\nDate: "...)
 	dst = append(dst, s.httpDate()...)
+	if s.echoID && out.rid != nil {
+		dst = append(dst, "\r\nX-Request-Id: "...)
+		dst = append(dst, out.rid...)
+	}
 	if !r.KeepAlive {
 		dst = append(dst, "\r\nConnection: close"...)
 	}
@@ -161,6 +176,7 @@ func (s *Server) appendRouteAnswer(dst []byte, out *routeOut, r *evloop.Request)
 	dst = append(dst, "\r\n\r\n"...)
 	if !r.IsHead() {
 		dst = append(dst, body...)
+		out.bodyLen = len(body)
 	}
 	return dst
 }

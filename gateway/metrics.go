@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
 )
@@ -153,9 +154,6 @@ func newMetrics() *metrics {
 		Name: "edgegate_bad_requests_total",
 		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
 	}, []string{"reason"})
-	for _, r := range []string{"not_http", "head_too_large", "body_too_large", "timeout", "malformed"} {
-		m.badRequests.WithLabelValues(r) // 0 until the first: rate() and alerts see the series
-	}
 	m.reg.MustRegister(m.badRequests)
 	m.s3Latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "edgegate_s3_request_duration_seconds",
@@ -244,9 +242,8 @@ func (m *metrics) rendered(f resize.Format, tr resize.Transform, took time.Durat
 // ones the config and the rules name, a bounded set.
 func (m *metrics) ObserveS3(op, bucket string, took time.Duration, result store.Result) {
 	m.s3Latency.WithLabelValues(op, bucket).Observe(took.Seconds())
-	errs := m.s3Errors.WithLabelValues(op, bucket) // 0 from the first operation on: rate() sees the series
 	if result == store.ResultError {
-		errs.Inc()
+		m.s3Errors.WithLabelValues(op, bucket).Inc()
 	}
 }
 
@@ -288,6 +285,25 @@ func (m *metrics) geoReloaded(err error) {
 		return
 	}
 	m.geoReloadSuccess.Set(1)
+}
+
+// registerAccessLog exports what the access log wrote and dropped (both 0
+// while it is off).
+func (m *metrics) registerAccessLog(l *accesslog.Logger) {
+	stats := func() accesslog.Stats {
+		if l == nil {
+			return accesslog.Stats{}
+		}
+		return l.Stats()
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_access_log_lines_total",
+			Help: "Access log lines written."},
+			func() float64 { return float64(stats().Written) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_access_log_dropped_total",
+			Help: "Access log lines dropped because the writer fell behind (access_log.buffer full) or a write failed."},
+			func() float64 { st := stats(); return float64(st.Dropped + st.WriteErrors) }),
+	)
 }
 
 // registerServer adds the gauges read from the server's parts at scrape

@@ -39,18 +39,29 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		route := "other"
+		var f *reqFacts // the request id and the access log's facts (accesslog.go); nil: both off
+		if s.ids != nil {
+			sc := s.scratch.Get().(*scratch)
+			defer s.scratch.Put(sc)
+			f = &sc.facts
+			f.begin(s, peerAddr(ctx), &ctx.Request.Header)
+		}
 		path := rawPath(ctx.RequestURI())
 		switch {
 		case bytes.HasPrefix(path, prefixRoute):
 			route = "route"
-			s.serveRoute(ctx, path[len(prefixRoute):])
+			s.serveRoute(ctx, path[len(prefixRoute):], f)
 		case bytes.HasPrefix(path, prefixImage):
 			route = "image"
-			s.serveImage(ctx, path, path[len(prefixImage):])
+			s.serveImage(ctx, path, path[len(prefixImage):], f)
 		default:
 			writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME or /img/{preset}/{key}"))
 		}
-		s.metrics.observe(route, ctx.Response.StatusCode(), time.Since(start))
+		took := time.Since(start)
+		s.metrics.observe(route, ctx.Response.StatusCode(), took)
+		if f != nil {
+			s.finishFasthttp(ctx, f, route, start, took)
+		}
 	}
 }
 
@@ -92,7 +103,8 @@ func rawPath(uri []byte) []byte {
 
 // serveRoute answers /r/ on fasthttp: connections the event loops handed
 // off, or every connection when the loops are off.
-func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
+// f, when set, gives S3 calls their context and takes the decision.
+func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte, f *reqFacts) {
 	sc := s.scratch.Get().(*scratch)
 	defer s.scratch.Put(sc)
 	sc.hdrs.load(&ctx.Request.Header)
@@ -106,7 +118,14 @@ func (s *Server) serveRoute(ctx *fasthttp.RequestCtx, rawKey []byte) {
 			in.region = []byte{}
 		}
 	}
+	if f != nil {
+		in.ctx = &f.rctx
+	}
 	out, _ := s.route(sc, &in)
+	if f != nil && s.alog != nil {
+		f.decided(&out.dec)
+		f.client(s, in.peer, &sc.hdrs)
+	}
 	h := &ctx.Response.Header
 	if out.err != nil {
 		writeError(ctx, out.err)

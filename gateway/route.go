@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/rules"
@@ -34,6 +35,11 @@ type Decision struct {
 	Bucket       string
 	// ObjectKey is the full key in the bucket: the chosen prefix + the key.
 	ObjectKey string
+
+	// existsCache: with `fallback: exists`, whether every existence check
+	// was answered from memory (CacheHit) or one waited for S3 (CacheMiss);
+	// for the access log.
+	existsCache accesslog.Cache
 }
 
 // request is what the gateway knows of a request when deciding.
@@ -59,6 +65,9 @@ type routeIn struct {
 	// noWait: answer only from memory; a cache miss that needs S3 returns
 	// blocked instead of waiting (the event loop then asks again off-loop).
 	noWait bool
+	// ctx, when set, is what S3 calls carry (the request id, their time:
+	// store.RequestContext); nil: context.Background().
+	ctx context.Context
 }
 
 // routeOut is a /r/ answer, whichever server sends it. Its slices alias
@@ -71,6 +80,10 @@ type routeOut struct {
 	vary   []byte
 	loc    string // Location, written verbatim
 	body   []byte // the JSON answer
+
+	dec     Decision // what was decided, as far as it got (for the access log)
+	rid     []byte   // X-Request-Id to echo; nil: none
+	bodyLen int      // body bytes sent, set by the adapter that wrote it
 }
 
 // scratch is per-request working memory, pooled: decoded keys, object
@@ -79,6 +92,7 @@ type scratch struct {
 	key, obj, hdr  []byte
 	region, format []byte // decoded query arguments (event loop)
 	hdrs           reqHeaders
+	facts          reqFacts // the access log's and the request id's (accesslog.go)
 }
 
 // routeAnswer is the JSON form of a /r/ answer.
@@ -141,12 +155,16 @@ func (s *Server) route(sc *scratch, in *routeIn) (out routeOut, blocked bool) {
 	// and an in-flight request must still finish. Store calls carry their
 	// own timeouts.
 	bg := context.Background()
+	if in.ctx != nil {
+		bg = in.ctx // also never cancelled: it carries the request id
+	}
 	d, derr := s.decide(bg, t, req, nil)
 	if derr == errWouldBlock {
 		return routeOut{}, true
 	}
+	out.dec = d
 	if derr != nil {
-		return routeOut{status: derr.Status, err: derr, rules: t.Hash()}, false
+		return routeOut{status: derr.Status, err: derr, rules: t.Hash(), dec: d}, false
 	}
 	if s.testHookRoute != nil {
 		s.testHookRoute()
@@ -167,7 +185,7 @@ func (s *Server) route(sc *scratch, in *routeIn) (out routeOut, blocked bool) {
 	if err != nil {
 		s.log.Error("sign failed", "bucket", d.Bucket, "key", d.ObjectKey, "err", err)
 		e := &Error{Status: http.StatusBadGateway, Msg: "could not sign a URL for this object", Err: err}
-		return routeOut{status: e.Status, err: e}, false
+		return routeOut{status: e.Status, err: e, dec: d}, false
 	}
 	out.rules = t.Hash()
 	// A cache may keep the answer only while the URL in it still has the
@@ -254,6 +272,7 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 		}
 		return d, nil
 	}
+	d.existsCache = accesslog.CacheHit
 	for _, p := range prefixes {
 		obj := req.objectKey(p)
 		if req.noWait {
@@ -268,6 +287,9 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 			continue
 		}
 		m, hit, err := s.heads.get(ctx, d.Bucket, obj)
+		if !hit {
+			d.existsCache = accesslog.CacheMiss
+		}
 		ok := m.Exists
 		if tr != nil {
 			ep := ExplainPrefix{Prefix: p, Checked: true, Exists: ok, Cached: hit}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/certs"
 	"github.com/edgegate/edgegate/geo"
@@ -73,6 +74,12 @@ type Server struct {
 	altSvc  atomic.Pointer[string]        // Alt-Svc of HTTPS answers, when HTTP/3 is on
 	loops   atomic.Pointer[evloop.Server] // while serving with event loops
 	offLoop atomic.Int64                  // loop requests waiting off-loop (exists.max_waiting)
+
+	// The access log (nil: off), the request id generator (nil: neither
+	// the log nor access_log.request_id), and whether answers echo the id.
+	alog   *accesslog.Logger
+	ids    *accesslog.IDs
+	echoID bool
 
 	// testHookRoute, when set by a test, runs in route before signing.
 	testHookRoute func()
@@ -165,6 +172,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		s.geodb.Close()
 		return nil, err
 	}
+	if err := s.openAccessLog(); err != nil {
+		s.clock.Stop()
+		s.signer.Close()
+		s.geodb.Close()
+		return nil, err
+	}
+	s.metrics.registerAccessLog(s.alog)
 	return s, nil
 }
 
@@ -396,6 +410,10 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	}
 	s.writeBacks.wg.Wait() // pending write-backs, each bounded by the S3 timeout
 	s.heads.wait()         // background existence refreshes, likewise
+	// After the last request, so that its line is written.
+	if err := s.alog.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway: access log: %w", err))
+	}
 	s.signer.Close()
 	s.clock.Stop()
 	return errors.Join(errs...)
