@@ -179,6 +179,19 @@ func serve(args []string, stderr io.Writer) int {
 			}
 		}
 	}()
+	// SIGUSR1: reopen the access log file (logrotate's postrotate).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	go func() {
+		for range usr1 {
+			if err := srv.ReopenLogs(); err != nil {
+				log.Error("access log reopen on SIGUSR1 failed; still writing to the old file", "err", err)
+			} else {
+				log.Info("access log reopened on SIGUSR1")
+			}
+		}
+	}()
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
