@@ -62,4 +62,14 @@ want "1.1 200" --max-time 10 -H 'Accept: image/webp' 'http://127.0.0.1:8080/img/
 dt=$(curl -fsS --max-time 10 http://127.0.0.1:9090/debug/tls) || fail "/debug/tls"
 [ "$(grep -c '"source": "acme"' <<<"$dt")" = 2 ] && [ "$(grep -c '"issuer": "CN=Pebble' <<<"$dt")" = 2 ] &&
   ! grep -q '"error"' <<<"$dt" || fail "/debug/tls: want two ACME certificates from Pebble, no error: $dt"
-echo "demo-test: ok (make run serves HTTPS on :8443 with Pebble's certificate, HTTP/1.1 and HTTP/2)" >&2
+# The access log (.data/access.log, JSON) has the line of an answer whose
+# X-Request-Id was echoed.
+rid=$(curl -sS -o /dev/null -D - --max-time 10 'http://127.0.0.1:8080/r/map-tiles.zip?region=uk' |
+  tr -d '\r' | sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')
+[ -n "$rid" ] || fail "no X-Request-Id echoed"
+for i in $(seq 1 100); do
+  grep -q "\"request_id\":\"$rid\"" .data/access.log 2>/dev/null && break
+  [ "$i" -lt 100 ] || fail ".data/access.log: no line for request $rid in 10 s"
+  sleep 0.1
+done
+echo "demo-test: ok (make run serves HTTPS on :8443 with Pebble's certificate, HTTP/1.1 and HTTP/2; the access log in .data/access.log)" >&2

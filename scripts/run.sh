@@ -31,7 +31,12 @@ export VIPS_CONCURRENCY="${VIPS_CONCURRENCY:-1}" MALLOC_ARENA_MAX="${MALLOC_AREN
 rm -rf .data/tls/acme
 bash scripts/pebble.sh .data/tls 8080 8443 .data/tls/pebble.pid .data/pebble.log
 pids+=("$(cat .data/tls/pebble.pid)")
+# The JSON access log goes to .data/access.log (reopened on SIGUSR1) and
+# answers echo X-Request-Id.
 sed -e "s|^rules: .*|rules: $PWD/examples/rules.yaml|" -e "s|\.\./\.data/|$PWD/.data/|g" \
+  -e "s|^  enabled: false\( *# access_log.enabled\)|  enabled: true \1|" \
+  -e "s|^  output: stdout |  output: $PWD/.data/access.log |" \
+  -e "s|^  request_id: false\( *# access_log.request_id\)|  request_id: true \1|" \
   examples/edgegate.yaml >.data/tls/edgegate.yaml
 cat >>.data/tls/edgegate.yaml <<'YAML'
 
