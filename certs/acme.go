@@ -171,6 +171,10 @@ func (a *acmeState) onEvent(m *Manager, ev string, data map[string]any) {
 		a.failures[name] = msg
 		a.mu.Unlock()
 		m.log.Error("certs: ACME "+op+" failed; certmagic retries with backoff", "name", name, "err", msg)
+	case "cert_ocsp_revoked":
+		m.met.revoked.Inc()
+		m.log.Warn("certs: OCSP says the certificate is revoked; replacing it now",
+			"names", data["subjects"], "reason", data["reason"], "revoked_at", data["revoked_at"])
 	}
 	if m.opt.onEvent != nil {
 		m.opt.onEvent(ev, data)

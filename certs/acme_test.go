@@ -112,10 +112,17 @@ type acmeEnv struct {
 
 func newACMEEnv(t *testing.T, validity time.Duration) *acmeEnv {
 	t.Helper()
+	return newACMEEnvWith(t, testenv.PebbleOptions{Validity: validity})
+}
+
+// newACMEEnvWith starts Pebble with o and challenge ports of its own.
+func newACMEEnvWith(t *testing.T, o testenv.PebbleOptions) *acmeEnv {
+	t.Helper()
 	e := &acmeEnv{httpPort: testenv.FreePort(t), tlsPort: testenv.FreePort(t), events: newEvents(), logs: &logBuffer{}}
 	e.httpAddr = "127.0.0.1:" + strconv.Itoa(e.httpPort)
 	e.tlsAddr = "127.0.0.1:" + strconv.Itoa(e.tlsPort)
-	e.pebble = testenv.NewPebble(t, testenv.PebbleOptions{HTTPPort: e.httpPort, TLSPort: e.tlsPort, Validity: validity})
+	o.HTTPPort, o.TLSPort = e.httpPort, e.tlsPort
+	e.pebble = testenv.NewPebble(t, o)
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
 }

@@ -32,6 +32,7 @@ type metrics struct {
 	handshakeErrors *prometheus.CounterVec // by reason
 	reloads         *prometheus.CounterVec // by result: ok|error
 	acme            *prometheus.CounterVec // by op (obtain|renew) and result (ok|error)
+	revoked         prometheus.Counter
 	expiry          *expiryCollector
 	all             []prometheus.Collector
 }
@@ -58,6 +59,10 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 			Name: "edgegate_tls_acme_total",
 			Help: "ACME certificate orders by this gateway, by op (obtain|renew) and result (ok|error); certmagic retries failures with backoff.",
 		}, []string{"op", "result"}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgegate_tls_certificates_revoked_total",
+			Help: "Times the OCSP status of a managed certificate came back Revoked; certmagic then replaces it at once (a forced renewal, counted in edgegate_tls_acme_total{op=\"renew\"}).",
+		}),
 		expiry: &expiryCollector{m: m, desc: prometheus.NewDesc("edgegate_tls_certificate_expiry_seconds",
 			"Unix time the certificate serving each configured name expires (notAfter).", []string{"name"}, nil)},
 	}
@@ -69,7 +74,7 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		mt.acme.WithLabelValues("obtain", r)
 		mt.acme.WithLabelValues("renew", r)
 	}
-	mt.all = []prometheus.Collector{mt.handshakes, mt.handshakeErrors, mt.reloads, mt.acme, mt.expiry}
+	mt.all = []prometheus.Collector{mt.handshakes, mt.handshakeErrors, mt.reloads, mt.acme, mt.revoked, mt.expiry}
 	for i, c := range mt.all {
 		if err := reg.Register(c); err != nil {
 			for _, r := range mt.all[:i] {

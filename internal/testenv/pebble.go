@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,6 +39,11 @@ type PebbleOptions struct {
 	// seconds (Pebble's certificateValidityPeriod). 0: Pebble's default
 	// (5 years).
 	Validity time.Duration
+	// OCSPResponderURL is the OCSP responder named in the certificates
+	// Pebble issues (their Authority Information Access). Pebble runs no
+	// responder: a test serves one at this URL, answering from CertStatus
+	// and signing with Intermediate. "": the certificates name none.
+	OCSPResponderURL string
 }
 
 // Pebble is a private ACME server (Let's Encrypt's Pebble test CA) started
@@ -88,7 +95,7 @@ func NewPebble(t testing.TB, o PebbleOptions) *Pebble {
 		"privateKey":                     filepath.Join(dir, "key.pem"),
 		"httpPort":                       orDefault(o.HTTPPort, 5002),
 		"tlsPort":                        orDefault(o.TLSPort, 5001),
-		"ocspResponderURL":               "",
+		"ocspResponderURL":               o.OCSPResponderURL,
 		"externalAccountBindingRequired": false,
 	}
 	if o.Validity > 0 {
@@ -215,6 +222,111 @@ func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
 		t.Fatal("testenv: pebble roots: no certificate")
 	}
 	return pool
+}
+
+// Intermediate returns the intermediate CA that signs the certificates
+// this Pebble issues and its private key (the management interface's
+// /intermediates/0 and /intermediate-keys/0): what an OCSP responder for
+// them signs its answers with.
+func (p *Pebble) Intermediate(t testing.TB) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	certPEM, err := p.get(ctx, "/intermediates/0")
+	if err != nil {
+		t.Fatalf("testenv: pebble intermediate: %v", err)
+	}
+	keyPEM, err := p.get(ctx, "/intermediate-keys/0")
+	if err != nil {
+		t.Fatalf("testenv: pebble intermediate key: %v", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		t.Fatal("testenv: pebble intermediate: no PEM block")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		t.Fatalf("testenv: pebble intermediate: %v", err)
+	}
+	var key any
+	switch kb.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(kb.Bytes)
+	default:
+		key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+	}
+	if err != nil {
+		t.Fatalf("testenv: pebble intermediate key (%s): %v", kb.Type, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		t.Fatalf("testenv: pebble intermediate key: %T is no crypto.Signer", key)
+	}
+	return cert, signer
+}
+
+// CertStatus is what Pebble knows of a certificate it issued.
+type CertStatus struct {
+	Revoked   bool
+	RevokedAt time.Time
+	Reason    int // RFC 5280 CRLReason, when Revoked
+}
+
+// CertStatus asks Pebble's management interface
+// (/cert-status-by-serial/<hex>) for the status of the certificate with
+// this serial number. It returns an error (not a test failure) so that an
+// OCSP responder's handler can call it.
+func (p *Pebble) CertStatus(ctx context.Context, serial *big.Int) (CertStatus, error) {
+	b, err := p.get(ctx, "/cert-status-by-serial/"+serial.Text(16))
+	if err != nil {
+		return CertStatus{}, err
+	}
+	var st struct {
+		Status    string
+		Reason    *int
+		RevokedAt string // Go's time.Time.String
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return CertStatus{}, fmt.Errorf("testenv: pebble cert status: %w", err)
+	}
+	switch st.Status {
+	case "Valid":
+		return CertStatus{}, nil
+	case "Revoked":
+		cs := CertStatus{Revoked: true}
+		if cs.RevokedAt, err = time.Parse("2006-01-02 15:04:05.999999999 -0700 MST", st.RevokedAt); err != nil {
+			return CertStatus{}, fmt.Errorf("testenv: pebble cert status: revoked at %q: %w", st.RevokedAt, err)
+		}
+		if st.Reason != nil {
+			cs.Reason = *st.Reason
+		}
+		return cs, nil
+	}
+	return CertStatus{}, fmt.Errorf("testenv: pebble cert status %q for serial %x", st.Status, serial)
+}
+
+// get reads a path of Pebble's management interface.
+func (p *Pebble) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.mgmt+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("pebble %s: %s: %s", path, resp.Status, bytes.TrimSpace(b))
+	}
+	return b, nil
 }
 
 // FreePort returns a loopback TCP port that was free just now.
