@@ -2,7 +2,8 @@
 # Installs what edgegate needs on Debian 12, skipping what is there:
 # apt packages (libvips for images, pebble, the ACME test CA, for the
 # certificate tests and the demo's HTTPS), versitygw, the
-# local S3 server, and staticcheck for scripts/lint.sh. Safe to run again.
+# local S3 server, goaws, the SQS emulator, and staticcheck for
+# scripts/lint.sh. Safe to run again.
 set -euo pipefail
 VERSITYGW_VERSION=v1.8.0
 # staticcheck 2026.2.2; a release understands the Go versions up to its own
@@ -10,6 +11,9 @@ VERSITYGW_VERSION=v1.8.0
 STATICCHECK_VERSION=v0.8.2
 # h2spec, the HTTP/2 conformance suite internal/h2serve's tests run.
 H2SPEC_VERSION=v2.2.1+incompatible
+# goaws, the SQS emulator the queue and gateway SQS tests start
+# (internal/testenv NewSQS); its command is named cmd, installed as goaws.
+GOAWS_VERSION=v0.4.5
 
 need_apt=()
 for p in libvips-dev pkg-config pebble; do
@@ -34,5 +38,13 @@ fi
 if ! [ -x "$gobin/h2spec" ]; then
   echo "deps: installing h2spec $H2SPEC_VERSION" >&2
   go install "github.com/summerwind/h2spec/cmd/h2spec@$H2SPEC_VERSION"
+fi
+if ! [ -x "$gobin/goaws" ] || ! go version -m "$gobin/goaws" 2>/dev/null | grep -qE "^\s+mod\s+github.com/Admiral-Piett/goaws\s+$GOAWS_VERSION\s"; then
+  echo "deps: installing goaws $GOAWS_VERSION" >&2
+  tmpbin=$(mktemp -d)
+  GOBIN="$tmpbin" go install "github.com/Admiral-Piett/goaws/app/cmd@$GOAWS_VERSION"
+  mkdir -p "$gobin"
+  mv "$tmpbin/cmd" "$gobin/goaws"
+  rmdir "$tmpbin"
 fi
 echo "$gobin/versitygw"
