@@ -17,6 +17,7 @@ import (
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // Config is the whole gateway configuration, read once from a YAML file
@@ -98,6 +99,9 @@ type Config struct {
 	// Readiness: how often /readyz's background S3 check runs, its
 	// timeout, and how many failures in a row make it 503.
 	Readiness ReadinessConfig `yaml:"readiness"`
+	// Tracing: OpenTelemetry traces over OTLP (off by default; see
+	// telemetry.Config).
+	Tracing telemetry.Config `yaml:"tracing"`
 	// AccessLog: one line per answered public request (off by default),
 	// and request ids (X-Request-Id).
 	AccessLog accesslog.Config `yaml:"access_log"`
@@ -153,6 +157,7 @@ func DefaultConfig() Config {
 		Events:          EventsConfig{Queue: 256, Workers: 1},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
 		Readiness:       ReadinessConfig{Interval: 5 * time.Second, Timeout: 2 * time.Second, Failures: 3},
+		Tracing:         telemetry.DefaultConfig(),
 		AccessLog:       accesslog.DefaultConfig(),
 
 		MaxConnectionsPerIP: 256,
@@ -261,6 +266,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: exists.ttl, exists.negative_ttl, exists.max_entries, exists.negative_max_entries and exists.max_waiting must be positive"))
 	}
 	if err := c.Readiness.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Tracing.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.AccessLog.Validate(); err != nil {

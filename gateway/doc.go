@@ -27,6 +27,7 @@
 //	readiness.go  /readyz: background S3 checks, not ready after readiness.failures in a row
 //	connlimit.go  the public connections' limits (max_connections, per IP) on both transports
 //	metrics.go    Prometheus collectors on the server's own registry
+//	tracing.go    OpenTelemetry spans (package telemetry): names, attributes, sampling first
 //	config.go     the config file: decode, defaults, Validate
 //	errors.go     Error: an HTTP status with a public message, as a JSON body
 //	clock.go      the coarse clock read on the hot path

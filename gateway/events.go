@@ -208,6 +208,8 @@ func (s *Server) eventWorker(ctx context.Context) {
 // skipped, so duplicate events are harmless.
 func (s *Server) renderEager(ctx context.Context, j eventJob) {
 	defer s.metrics.eventsProcessed.Inc()
+	ctx, span := s.startEventSpan(ctx, j)
+	defer span.End()
 	m, err := s.heads.fetch(ctx, j.bucket, j.key) // fresh: the upload may replace a cached answer
 	if err != nil || !m.Exists {
 		s.log.Warn("event: source not readable", "bucket", j.bucket, "key", j.key, "err", err)

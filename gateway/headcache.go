@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/cache"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // existKey names one object for the existence cache.
@@ -208,7 +211,9 @@ func (h *headCache) refresh(bucket, key string) {
 // spell, any answer (a 404 too) ends it.
 func (h *headCache) load(ctx context.Context, bucket, key string) (store.Meta, error) {
 	h.asked()
+	ctx, span := telemetry.Child(ctx, spanHead, trace.SpanKindClient) // under a recorded request only
 	m, err := h.ask(ctx, bucket, key)
+	endHeadSpan(span, bucket, m, err)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) && h.failingSince.CompareAndSwap(0, time.Now().UnixNano()) {
 			h.log.Warn("S3 HEAD failed: cached existence answers are served for up to exists.stale_if_error past their ttl until one succeeds",

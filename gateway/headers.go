@@ -20,6 +20,7 @@ var (
 	hdrCFVCity      = []byte("Cloudfront-Viewer-City")
 	hdrCFIPCountry  = []byte("Cf-Ipcountry")
 	hdrAccept       = []byte("Accept")
+	hdrTraceparent  = []byte("Traceparent")
 )
 
 // reqHeaders reads the request headers the route path needs in one pass
@@ -36,6 +37,7 @@ type reqHeaders struct {
 	src                                                 headerPeeker
 	xff, cfConnecting, cfViewerAddr, xRealIP            []byte
 	cfvCountry, cfvRegion, cfvCity, cfIPCountry, accept []byte
+	traceparent                                         []byte // W3C trace context, for telemetry
 	nxff                                                int
 	xffBuf                                              []byte // joined X-Forwarded-For lines; kept across requests
 }
@@ -109,6 +111,10 @@ func (r *reqHeaders) see(k, v []byte) {
 		if bytes.EqualFold(k, hdrAccept) {
 			r.accept = v
 		}
+	case len(hdrTraceparent):
+		if bytes.EqualFold(k, hdrTraceparent) {
+			r.traceparent = v
+		}
 	}
 }
 
@@ -148,6 +154,8 @@ func (r *reqHeaders) Peek(key string) []byte {
 		return r.cfIPCountry
 	case "Accept":
 		return r.accept
+	case "Traceparent":
+		return r.traceparent
 	}
 	return r.src.Peek(key)
 }

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // ImagesConfig configures /img/: the resize settings (presets, limits,
@@ -112,11 +114,18 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte, f *reqF
 	defer s.scratch.Put(sc)
 	sc.hdrs.load(&ctx.Request.Header)
 	defer sc.hdrs.reset(nil)
+	bg, span := s.startImageSpan(bg, sc, peerAddr(ctx), ctx.Method()) // bg as it was unless recorded
+	if span.IsRecording() {
+		defer func() {
+			endImageSpan(span, ctx.Response.StatusCode(), ctx.Response.Header.PeekBytes(hdrXCache), len(ctx.Response.Body()), nil)
+		}()
+	}
 	req := request{key: ir.key, headers: &sc.hdrs, peer: peerAddr(ctx)}
 	if args := ctx.QueryArgs(); args.HasBytes(strRegion) {
 		req.region = append([]byte{}, args.PeekBytes(strRegion)...)
 	}
 	d, derr := s.decide(bg, t, req, nil)
+	setDecision(span, &d)
 	if f != nil && s.alog != nil {
 		f.decided(&d)
 		f.cache = accesslog.CacheNone // the variant cache's, below
@@ -236,7 +245,9 @@ func (s *Server) parseImageRequest(ctx *fasthttp.RequestCtx, path, rest []byte) 
 func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta, storeIt bool) (*variant, time.Duration, error) {
 	if storeIt && vk.formatKnown {
 		sk := storedKey(ir.tr, vk.key, vk.format)
-		data, m, err := s.store.Get(ctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
+		gctx, span := telemetry.Child(ctx, spanGet, trace.SpanKindClient)
+		data, m, err := s.store.Get(gctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
+		endS3Span(span, vk.bucket, "variant", len(data), err)
 		if err == nil && m.Metadata[metaSourceETag] == vk.etag {
 			return &variant{data: data, format: vk.format, etag: variantETag(vk), stored: true}, cache.NoExpiry, nil
 		}
@@ -266,7 +277,9 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		vk.etag = m.ETag
 		s.heads.put(vk.bucket, vk.key, m)
 	}
+	_, pspan := telemetry.Child(ctx, spanProbe, trace.SpanKindInternal)
 	info, err := s.images.Check(data)
+	endProbeSpan(pspan, info, err)
 	if err != nil {
 		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, err)
 		return nil, 0, err
@@ -291,6 +304,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	done := make(chan result, 1)
 	processDone := sourceDone
 	sourceDone = nil // the goroutine gives the source back
+	_, rspan := telemetry.Child(ctx, spanResize, trace.SpanKindInternal)
 	go func() {
 		defer release() // libvips cannot be interrupted: the budget is held until it finishes
 		defer processDone()
@@ -305,8 +319,10 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	select {
 	case r = <-done:
 	case <-timer.C:
+		endResizeSpan(rspan, f, 0, errRenderTimeout)
 		return nil, 0, errRenderTimeout
 	}
+	endResizeSpan(rspan, f, len(r.out), r.err)
 	if r.err != nil {
 		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, r.err) // libvips cannot read it
 		return nil, 0, r.err
@@ -314,7 +330,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	v := &variant{data: r.out, format: f, etag: variantETag(vk)}
 	s.metrics.imagesRendered.Inc()
 	if storeIt {
-		s.writeBack(vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
+		s.writeBack(ctx, vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
 	}
 	if changed {
 		return v, 0, nil // not under the caller's key, which names the old version
@@ -325,19 +341,24 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 var errRenderTimeout = errors.New("gateway: image rendering timed out")
 
 // writeBack stores a rendered variant in S3 in the background, bounded:
-// when too many uploads are pending the variant is simply not stored.
-func (s *Server) writeBack(bucket, key string, v *variant, sourceETag string) {
+// when too many uploads are pending the variant is simply not stored. Of
+// ctx it keeps only the span (the PUT's parent), not its cancellation.
+func (s *Server) writeBack(ctx context.Context, bucket, key string, v *variant, sourceETag string) {
 	select {
 	case s.writeBacks.slots <- struct{}{}:
 	default:
 		s.log.Warn("write-back queue full; variant not stored", "key", key)
 		return
 	}
+	// Started now: the request's span, its parent, may end before the PUT
+	// does, and an ended span has no children.
+	pctx, span := telemetry.Child(detachSpan(ctx), spanPut, trace.SpanKindClient)
 	s.writeBacks.wg.Add(1)
 	go func() {
 		defer func() { <-s.writeBacks.slots; s.writeBacks.wg.Done() }()
-		err := s.store.Put(context.Background(), bucket, key, v.data, v.format.ContentType(),
+		err := s.store.Put(pctx, bucket, key, v.data, v.format.ContentType(),
 			map[string]string{metaSourceETag: sourceETag})
+		endS3Span(span, bucket, "variant", len(v.data), err)
 		if err != nil {
 			s.log.Warn("write-back failed", "key", key, "err", err)
 			return

@@ -12,7 +12,10 @@ import (
 
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/resize"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // probeBytes is how much of a source is read to probe its
@@ -117,7 +120,9 @@ func (s *Server) acquireSource(ctx context.Context, sk sourceKey, head store.Met
 	s.sourceMu.Unlock()
 	done = sync.OnceFunc(func() { s.releaseSource(sk, src) })
 	if !shared {
-		src.data, src.meta, src.release, src.err = s.loadSource(ctx, sk, head)
+		gctx, span := telemetry.Child(ctx, spanGet, trace.SpanKindClient)
+		src.data, src.meta, src.release, src.err = s.loadSource(gctx, sk, head)
+		endS3Span(span, sk.bucket, "source", len(src.data), src.err)
 		close(src.done)
 	} else {
 		select {

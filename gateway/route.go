@@ -158,9 +158,13 @@ func (s *Server) route(sc *scratch, in *routeIn) (out routeOut, blocked bool) {
 	if in.ctx != nil {
 		bg = in.ctx // also never cancelled: it carries the request id
 	}
-	d, derr := s.decide(bg, t, req, nil)
+	rs := s.traceRoute(bg, sc, in) // nothing unless tracing is on and the request sampled
+	d, derr := s.decide(rs.context(bg), t, req, nil)
 	if derr == errWouldBlock {
 		return routeOut{}, true
+	}
+	if rs.dec.Sampled() {
+		defer s.endRouteSpan(&rs, in, &d, &out)
 	}
 	out.dec = d
 	if derr != nil {

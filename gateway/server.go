@@ -23,6 +23,7 @@ import (
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // Server is one gateway instance. Create it with New, run it with Serve.
@@ -45,6 +46,9 @@ type Server struct {
 	writeBacks
 	eventQueue chan eventJob
 	eagerGlobs []*glob.Glob
+
+	// tracing: OpenTelemetry traces (package telemetry); nil: off.
+	tracing *telemetry.Tracing
 
 	public *fasthttp.Server
 	admin  *http.Server
@@ -165,9 +169,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		ReadTimeout:       cfg.Admin.ReadTimeout,
 		WriteTimeout:      cfg.Admin.WriteTimeout,
 		IdleTimeout:       cfg.Admin.IdleTimeout,
-		ConnState:         s.metrics.adminConnState,
 	}
 	if err := s.openTLS(ctx); err != nil {
+		s.clock.Stop()
+		s.signer.Close()
+		s.geodb.Close()
+		return nil, err
+	}
+	// Last: its batch processor runs a goroutine, and nothing after it fails.
+	if s.tracing, err = telemetry.New(ctx, cfg.Tracing, o.version); err != nil {
 		s.clock.Stop()
 		s.signer.Close()
 		s.geodb.Close()
@@ -348,9 +358,6 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 			errc <- err
 		}
 	}()
-	if l.TLS != nil {
-		s.conns.markTLS(l.TLS) // before serveTLSListeners wraps it
-	}
 	s.serveTLSListeners(watchCtx, l, errc)
 	select {
 	case err := <-errc:
@@ -414,6 +421,10 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	}
 	s.writeBacks.wg.Wait() // pending write-backs, each bounded by the S3 timeout
 	s.heads.wait()         // background existence refreshes, likewise
+	// The spans of all that, sent within what is left of shutdown_timeout.
+	if err := s.tracing.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
 	// After the last request, so that its line is written.
 	if err := s.alog.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: access log: %w", err))

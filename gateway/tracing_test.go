@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgegate/edgegate/internal/demo"
+	"github.com/edgegate/edgegate/internal/evloop"
+	"github.com/edgegate/edgegate/internal/testotlp"
+	"github.com/edgegate/edgegate/telemetry"
+)
+
+// withTracing turns tracing on, exporting to url over OTLP/HTTP, with the
+// batch processor sending every 50ms (the SDK reads its schedule from the
+// environment) so that tests do not wait its default 5s.
+func withTracing(t *testing.T, url string, ratio float64, accept string) func(*Config) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	return func(c *Config) {
+		c.Tracing.Enabled, c.Tracing.Endpoint, c.Tracing.SampleRatio, c.Tracing.AcceptTraceparent = true, url, ratio, accept
+	}
+}
+
+const (
+	incomingTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	incomingSpan  = "00f067aa0ba902b7"
+	tpSampled     = "00-" + incomingTrace + "-" + incomingSpan + "-01"
+	tpNotSampled  = "00-" + incomingTrace + "-" + incomingSpan + "-00"
+)
+
+func spansNamed(spans []testotlp.Span, name string) []testotlp.Span {
+	var out []testotlp.Span
+	for _, s := range spans {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// one returns the only span named name, failing the test otherwise.
+func one(t *testing.T, spans []testotlp.Span, name string) testotlp.Span {
+	t.Helper()
+	got := spansNamed(spans, name)
+	if len(got) != 1 {
+		t.Fatalf("%d spans named %s, want 1:\n%s", len(got), name, testotlp.Format(spans))
+	}
+	return got[0]
+}
+
+// TestTraceImageMiss: an image miss, asked with a traceparent from a
+// trusted proxy, is one trace that goes on from the caller's: the
+// server span (its parent the caller's span) and under it, in order, the
+// existence HEAD, the source GET, the probe, the render and the
+// write-back PUT, all with the caller's trace id, with bounded attributes.
+func TestTraceImageMiss(t *testing.T) {
+	rcv, url := testotlp.NewHTTP(t)
+	jpg, _ := demo.SampleJPEG(800, 600)
+	key := putObject(t, "traced.jpg", jpg, "image/jpeg")
+	g := startGateway(t, demoRules(t), withImages(func(c *ImagesConfig) { c.StoreVariants = true }),
+		withTracing(t, url, 0, telemetry.AcceptTrusted),
+		func(c *Config) { c.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"} })
+	resp, body := get(t, g.base+"/img/thumbnail/"+key, "traceparent", tpSampled)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("status %d X-Cache %q: %.200s", resp.StatusCode, resp.Header.Get("X-Cache"), body)
+	}
+	spans := rcv.Wait(t, 20*time.Second, func(s []testotlp.Span) bool { return len(spansNamed(s, spanPut)) > 0 })
+	srv := one(t, spans, spanImage)
+	if srv.TraceID != incomingTrace || srv.ParentID != incomingSpan {
+		t.Fatalf("server span in trace %s under %s, want the caller's %s under %s", srv.TraceID, srv.ParentID, incomingTrace, incomingSpan)
+	}
+	want := []string{spanHead, spanGet, spanProbe, spanResize, spanPut}
+	var steps []testotlp.Span
+	for _, name := range want {
+		var s testotlp.Span
+		if name == spanGet { // the stored variant's GET (a 404) comes first
+			for _, g := range spansNamed(spans, spanGet) {
+				if g.Attrs["edgegate.object"] == "source" {
+					s = g
+				}
+			}
+		} else {
+			s = one(t, spans, name)
+		}
+		if s.TraceID != incomingTrace || s.ParentID != srv.SpanID {
+			t.Fatalf("%s: trace %s parent %s, want trace %s under the server span %s:\n%s", name, s.TraceID, s.ParentID, incomingTrace, srv.SpanID, testotlp.Format(spans))
+		}
+		steps = append(steps, s)
+	}
+	if !sort.SliceIsSorted(steps, func(i, j int) bool { return steps[i].Start.Before(steps[j].Start) }) {
+		t.Fatalf("steps out of order, want %v:\n%s", want, testotlp.Format(spans))
+	}
+	for name, attrs := range map[string]map[string]string{
+		spanImage: {"http.route": spanImage, "http.response.status_code": "200", "edgegate.cache": "MISS",
+			"edgegate.rule": "assets", "edgegate.region": "global", "edgegate.region_source": "default", "aws.s3.bucket": demo.Bucket},
+		spanHead:   {"aws.s3.bucket": demo.Bucket, "edgegate.exists": "true"},
+		spanProbe:  {"image.format": "jpeg", "image.width": "800"},
+		spanResize: {"image.output_format": "jpeg"},
+		spanPut:    {"aws.s3.bucket": demo.Bucket, "edgegate.object": "variant"},
+	} {
+		s := one(t, spans, name)
+		for k, v := range attrs {
+			if s.Attrs[k] != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, s.Attrs[k], v)
+			}
+		}
+		for k, v := range s.Attrs {
+			if strings.Contains(v, "traced.jpg") || strings.Contains(v, "127.0.0.1") {
+				t.Errorf("%s: attribute %s carries a key or an address: %q", name, k, v)
+			}
+		}
+	}
+}
+
+// TestTraceRoute: a /r/ request's span, on the event loops and on
+// fasthttp: its first request waits for the existence HEAD (the HEAD is
+// its child, and reaches S3 with its traceparent), the next is answered
+// from memory; an accepted traceparent parents it and decides its
+// sampling, one from a peer that is not trusted does neither.
+func TestTraceRoute(t *testing.T) {
+	for _, loops := range []int{0, -1} {
+		name := map[int]string{0: "event loops", -1: "fasthttp"}[loops]
+		t.Run(name, func(t *testing.T) {
+			rcv, url := testotlp.NewHTTP(t)
+			rel := putObject(t, "route.bin", []byte("x"), "application/octet-stream")
+			g := startGateway(t, demoRules(t), withTracing(t, url, 1, telemetry.AcceptTrusted), func(c *Config) {
+				c.EventLoops = loops
+				c.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+			})
+			for i := range 2 {
+				if resp, body := get(t, g.base+"/r/"+rel, "traceparent", tpSampled); resp.StatusCode != 302 {
+					t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, body)
+				}
+			}
+			spans := rcv.Wait(t, 10*time.Second, func(s []testotlp.Span) bool { return len(spansNamed(s, spanRoute)) >= 2 })
+			routes := spansNamed(spans, spanRoute)
+			head := one(t, spans, spanHead)
+			for _, r := range routes {
+				if r.TraceID != incomingTrace || r.ParentID != incomingSpan || r.Attrs["http.response.status_code"] != "302" ||
+					r.Attrs["edgegate.rule"] != "assets" || r.Attrs["edgegate.region_source"] != "default" {
+					t.Fatalf("route span not under the caller's or without its answer:\n%s", testotlp.Format(spans))
+				}
+			}
+			if head.ParentID != routes[0].SpanID && head.ParentID != routes[1].SpanID {
+				t.Fatalf("the HEAD is not a route span's child:\n%s", testotlp.Format(spans))
+			}
+
+			// Not sampled by the caller: not recorded, whatever the ratio.
+			before := len(rcv.Spans())
+			get(t, g.base+"/r/"+rel, "traceparent", tpNotSampled)
+			// From an untrusted peer: a new trace, recorded by the ratio.
+			g2 := startGateway(t, demoRules(t), withTracing(t, url, 1, telemetry.AcceptTrusted), func(c *Config) { c.EventLoops = loops })
+			get(t, g2.base+"/r/"+rel, "traceparent", tpNotSampled)
+			spans = rcv.Wait(t, 10*time.Second, func(s []testotlp.Span) bool { return len(spansNamed(s[before:], spanRoute)) >= 1 })
+			fresh := spansNamed(spans[before:], spanRoute)
+			if len(fresh) != 1 || fresh[0].TraceID == incomingTrace || fresh[0].ParentID != "" {
+				t.Fatalf("want one new trace from the untrusted peer, nothing from the unsampled caller:\n%s", testotlp.Format(spans[before:]))
+			}
+		})
+	}
+}
+
+// TestTracedButUnsampledAllocatesNothing: with tracing on, a request that
+// is not sampled (the ratio says no, or its trusted traceparent does)
+// costs the cached route path no allocation, on the loops and on fasthttp.
+func TestTracedButUnsampledAllocatesNothing(t *testing.T) {
+	_, url := testotlp.NewHTTP(t)
+	g := startGateway(t, demoRules(t), withGeo(t), withTracing(t, url, 0, telemetry.AcceptTrusted))
+	want := 0.0
+	if raceEnabled {
+		want = 2 // sync.Pool drops items on purpose under -race
+	}
+	for _, tp := range []string{"", tpNotSampled} {
+		hdr := ""
+		if tp != "" {
+			hdr = "Traceparent: " + tp + "\r\n"
+		}
+		raw := []byte("GET /r/map-tiles.zip?region=uk-london HTTP/1.1\r\nHost: x\r\n" + hdr + "\r\n")
+		var r evloop.Request
+		if _, ok := r.Parse(raw); !ok {
+			t.Fatal("request not parsed")
+		}
+		r.Peer = netip.MustParseAddr("127.0.0.1")
+		h := loopHandler{g.srv}
+		dst := make([]byte, 0, 4096)
+		h.ServeBlocking(dst, &r) // warm-up
+		allocs := testing.AllocsPerRun(200, func() {
+			r.Parse(raw)
+			h.Serve(dst[:0], &r)
+		})
+		if allocs > want {
+			t.Errorf("loops, traceparent %q: %v allocations per request", tp, allocs)
+		}
+
+		var req fasthttp.Request
+		req.SetRequestURI("/r/map-tiles.zip?region=uk-london")
+		if tp != "" {
+			req.Header.Set("Traceparent", tp)
+		}
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+		fh := g.srv.Handler()
+		fh(&ctx)
+		allocs = testing.AllocsPerRun(200, func() {
+			ctx.Response.Reset()
+			fh(&ctx)
+		})
+		if allocs > want || ctx.Response.StatusCode() != 302 {
+			t.Errorf("fasthttp, traceparent %q: status %d, %v allocations per request", tp, ctx.Response.StatusCode(), allocs)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Tracing cost, side by side in one sitting: the same edgegate with
+# tracing off, on at sample_ratio 0.01 (the goal: >= 0.97x off on the route
+# path) and on at 1 (every request recorded, for scale), each exporting
+# over OTLP/HTTP to bench/otlpsink (a real receiver that decodes and
+# counts the spans: nothing is dropped for want of a collector).
+#  1. route path: wrk -t2 -c64 on /r/ with ?region= and with GeoIP
+#     (random X-Forwarded-For), rounds alternating so drift hits each.
+#  2. image path: /img/w300/ with the variant cache off (every request
+#     renders: HEAD, GET, probe, resize; bench/images-nocache.yaml),
+#     wrk -t2 -c2, off against 0.01 (the goal: unchanged within noise).
+#   usage: scripts/bench-tracing.sh [DURATION=10s] [ROUNDS=2]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur=${1:-10s} rounds=${2:-2}
+source scripts/bench-setup.sh
+bench_setup wrk
+go build -o "$tmp/otlpsink" ./bench/otlpsink
+"$tmp/otlpsink" -addr 127.0.0.1:14318 &
+pids+=($!)
+# One config per variant: BASE with any tracing: section replaced (paths
+# made absolute as scripts/run.sh does).
+variant() { # BASE NAME RATIO(empty: off)
+  awk '/^tracing:/ {skip=1; next} skip && /^[^ #]/ {skip=0} !skip' "$1" |
+    sed -e "s|^rules: .*|rules: $PWD/examples/rules.yaml|" -e "s|\.\./\.data/|$PWD/.data/|g" >"$tmp/edgegate-$2.yaml"
+  if [ -n "$3" ]; then
+    printf 'tracing:\n  enabled: true\n  endpoint: http://127.0.0.1:14318\n  sample_ratio: %s\n' "$3" >>"$tmp/edgegate-$2.yaml"
+  fi
+}
+variant examples/edgegate.yaml off ""
+variant examples/edgegate.yaml r001 0.01
+variant examples/edgegate.yaml r1 1
+variant bench/images-nocache.yaml img-off ""
+variant bench/images-nocache.yaml img-r001 0.01
+declare -A port=([off]=18080 [r001]=18082 [r1]=18084 [img-off]=18086 [img-r001]=18088)
+n=0
+for v in off r001 r1 img-off img-r001; do
+  "$tmp/edgegate" serve --config "$tmp/edgegate-$v.yaml" --listen "127.0.0.1:${port[$v]}" \
+    --admin-listen "127.0.0.1:$((19090 + n))" --log-level warn &
+  pids+=($!)
+  n=$((n + 1))
+done
+for _ in $(seq 1 100); do
+  ok=1
+  for v in off r001 r1 img-off img-r001; do
+    curl -s -o /dev/null "http://127.0.0.1:${port[$v]}/r/x?region=egypt-cairo" 2>/dev/null || ok=0
+  done
+  [ "$ok" = 1 ] && break
+  sleep 0.1
+done
+for v in off r001 r1; do
+  echo "$v: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" | cut -c1-80)..."
+done
+source scripts/wrk-round.sh
+lua=bench/random-xff.lua
+for v in off r001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
+for r in $(seq 1 "$rounds"); do
+  for v in off r001 r1; do
+    run "$v query" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
+    run "$v geoip" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
+  done
+done
+for p in query geoip; do
+  awk -v off="${sum[off $p]}" -v a="${sum[r001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "route %s mean req/s: tracing off %.0f, ratio 0.01 %.0f (%.3fx), ratio 1 %.0f (%.3fx)\n", p, off/r, a/r, a/off, b/r, b/off }'
+done
+export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2
+for v in img-off img-r001; do
+  u="http://127.0.0.1:${port[$v]}/img/w300/photos/sample.jpg"
+  echo "$v: $(curl -s -o /dev/null -w '%{http_code} %{content_type} %{size_download} bytes' "$u")"
+  wrk -t2 -c2 -d2s "$u" >/dev/null # warm-up
+done
+for r in $(seq 1 "$rounds"); do
+  for v in img-off img-r001; do
+    run "$v" "http://127.0.0.1:${port[$v]}/img/w300/photos/sample.jpg" "$r" -t2 -c2
+  done
+done
+awk -v off="${sum[img-off]}" -v a="${sum[img-r001]}" -v r="$rounds" 'BEGIN{
+  printf "image resize (cache off) mean img/s: tracing off %.1f, ratio 0.01 %.1f (%.3fx)\n", off/r, a/r, a/off }'
+sleep 6 # the batch processors' last export (every 5s)
+echo "otlpsink: $(curl -s http://127.0.0.1:14318/count)"
