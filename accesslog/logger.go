@@ -32,7 +32,7 @@ type Logger struct {
 	done   chan struct{}
 	once   sync.Once
 
-	written, dropped, writeErrors atomic.Uint64
+	written, dropped, writeErrors, lost atomic.Uint64
 	lastErr                       atomic.Pointer[error]
 }
 
@@ -48,7 +48,8 @@ type cell struct {
 type Stats struct {
 	Written     uint64 // lines written
 	Dropped     uint64 // entries dropped because the ring was full
-	WriteErrors uint64 // failed writes (their lines are lost)
+	WriteErrors uint64 // failed writes
+	Lost        uint64 // lines lost to failed writes
 }
 
 // New starts a Logger writing cfg.Format lines to w from its own
@@ -118,7 +119,7 @@ func (l *Logger) Commit(e *Entry) {
 
 // Stats returns the counts so far.
 func (l *Logger) Stats() Stats {
-	return Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), WriteErrors: l.writeErrors.Load()}
+	return Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), WriteErrors: l.writeErrors.Load(), Lost: l.lost.Load()}
 }
 
 // Err returns the last write or reopen error, or nil.
@@ -217,6 +218,7 @@ func (l *Logger) drain(buf *[]byte, pos *uint64) {
 func (l *Logger) write(b []byte, lines uint64) {
 	if _, err := l.w.Write(b); err != nil {
 		l.writeErrors.Add(1)
+		l.lost.Add(lines)
 		err = fmt.Errorf("accesslog: write: %w", err)
 		l.lastErr.Store(&err)
 		return

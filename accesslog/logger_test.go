@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,5 +246,24 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// failingWriter fails every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestFailedWritesCountTheirLines(t *testing.T) {
+	l := New(testConfig(), failingWriter{})
+	for range 10 {
+		logOne(t, l, 200, "x")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	if st.Lost != 10 || st.Written != 0 || st.WriteErrors == 0 || !strings.HasPrefix(fmt.Sprint(l.Err()), "accesslog: write: ") {
+		t.Fatalf("stats %+v, err %v: want 10 lines lost", st, l.Err())
 	}
 }

@@ -302,7 +302,7 @@ func (m *metrics) registerAccessLog(l *accesslog.Logger) {
 			func() float64 { return float64(stats().Written) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_access_log_dropped_total",
 			Help: "Access log lines dropped because the writer fell behind (access_log.buffer full) or a write failed."},
-			func() float64 { st := stats(); return float64(st.Dropped + st.WriteErrors) }),
+			func() float64 { st := stats(); return float64(st.Dropped + st.Lost) }),
 	)
 }
 
