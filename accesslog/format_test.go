@@ -91,3 +91,40 @@ func FuzzJSONString(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFormat(b *testing.B) {
+	e := sampleEntry()
+	buf := make([]byte, 0, 4096)
+	for _, f := range []struct {
+		name string
+		fn   func([]byte, *Entry) []byte
+	}{{"json", appendJSON}, {"combined", appendCombined}} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = f.fn(buf[:0], e)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
+
+func TestTimeAndMillisFormats(t *testing.T) {
+	for _, tc := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 1, 2, 3, 4, 5e6, time.UTC), "2026-12-01T02:03:04.005Z"},
+		{time.Date(1999, 1, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600)), "1999-01-31T22:59:59.999Z"},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "10000-01-01T00:00:00.000Z"},
+	} {
+		if got := string(appendRFC3339Millis(nil, tc.t)); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.t, got, tc.want)
+		}
+	}
+	for d, want := range map[time.Duration]string{0: "0.000", 1500 * time.Microsecond: "1.500", 2*time.Second + 7*time.Microsecond: "2000.007", -time.Millisecond: "-1.000"} {
+		if got := string(appendMillis(nil, d)); got != want {
+			t.Errorf("%v: %s, want %s", d, got, want)
+		}
+	}
+}

@@ -33,7 +33,7 @@ type Logger struct {
 	once   sync.Once
 
 	written, dropped, writeErrors, lost atomic.Uint64
-	lastErr                       atomic.Pointer[error]
+	lastErr                             atomic.Pointer[error]
 }
 
 // cell is one ring slot (D. Vyukov's bounded queue): seq == pos when free

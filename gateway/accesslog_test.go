@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/internal/evloop"
+	"github.com/edgegate/edgegate/internal/h2serve"
 )
 
 // withAccessLog turns the JSON access log on, to a file in a test
@@ -372,6 +374,86 @@ func TestLoopRouteWithAccessLogAllocatesNothing(t *testing.T) {
 			}
 			if allocs > want {
 				t.Fatalf("fasthttp: %v allocations per logged request, want ≤ %v", allocs, want)
+			}
+		})
+	}
+}
+
+// BenchmarkLoopHandlerGeoIPAccessLog is BenchmarkLoopHandlerGeoIP with the
+// JSON access log of every request written to a file and X-Request-Id
+// generated and echoed: compare the two for the log's cost on the loops.
+func BenchmarkLoopHandlerGeoIPAccessLog(b *testing.B) {
+	var path string
+	rules, err := os.ReadFile("../examples/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := startGatewayTB(b, rules, withGeo(b), withAccessLog(b, &path), func(c *Config) { c.AccessLog.FlushInterval = 100 * time.Millisecond })
+	h := loopHandler{g.srv}
+	raw := []byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: edge.test\r\nUser-Agent: bench\r\nX-Forwarded-For: 156.173.10.20\r\n\r\n")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var r evloop.Request
+		dst := make([]byte, 0, 4096)
+		for pb.Next() {
+			if _, ok := r.Parse(raw); !ok {
+				b.Fatal("not parsed")
+			}
+			r.Peer = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			out, v := h.Serve(dst[:0], &r)
+			if v == evloop.Block {
+				out = h.ServeBlocking(dst[:0], &r)
+			}
+			if !bytes.HasPrefix(out, answer302) {
+				b.Fatalf("%s", out)
+			}
+		}
+	})
+	b.StopTimer()
+	st := g.srv.alog.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
+}
+
+var answer302 = []byte("HTTP/1.1 302 ")
+
+// HTTP/2's inline route answers allocate nothing with the access log on
+// either (every request logged, its id generated and echoed).
+func TestH2RouteWithAccessLogAllocatesNothing(t *testing.T) {
+	var path string
+	g := startGateway(t, demoRules(t), withGeo(t), withAccessLog(t, &path))
+	h := &h2Handler{s: g.srv, h: g.srv.Handler(), name: "edgegate"}
+	for _, tc := range []struct {
+		name, path string
+		hdr        []string
+		loc        string
+	}{
+		{"query region", "/r/map-tiles.zip?region=uk-london", []string{"user-agent", "t"}, "/uk/london/map-tiles.zip?"},
+		{"geoip", "/r/map-tiles.zip", []string{"x-forwarded-for", ipCairo}, "/egypt/cairo/map-tiles.zip?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var req h2serve.Request
+			req.Method, req.Scheme, req.Authority, req.Path = []byte("GET"), []byte("https"), []byte("x"), []byte(tc.path)
+			req.Peer = netip.MustParseAddrPort("127.0.0.1:1")
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				req.AppendHeader(tc.hdr[i], tc.hdr[i+1])
+			}
+			var resp h2serve.Response
+			h.Slow(&req, &resp) // warm-up: existence checks and the URL cache fill
+			var ok bool
+			allocs := testing.AllocsPerRun(200, func() {
+				resp.Reset()
+				ok = h.Fast(&req, &resp)
+			})
+			if !ok || resp.Status != 302 {
+				t.Fatalf("Fast %v, status %d", ok, resp.Status)
+			}
+			want := 0.0
+			if raceEnabled {
+				want = 8 // sync.Pool drops items on purpose under -race
+			}
+			if allocs > want {
+				t.Fatalf("%v allocations per logged HTTP/2 route request, want ≤ %v", allocs, want)
 			}
 		})
 	}
