@@ -84,6 +84,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /debug/explain", s.debugExplain)
 	mux.HandleFunc("GET /debug/tls", s.debugTLS)
 	mux.HandleFunc("POST /events/s3", s.eventsHandler)
+	mux.HandleFunc("POST /events/sns", s.snsHandler)
 	// Profiling, on the admin listener only (loopback by default).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -135,7 +136,7 @@ func (s *Server) adminHostAllowed(hostport string) bool {
 // adminRefuse answers a refused admin request with a JSON error and counts
 // it by reason.
 func (s *Server) adminRefuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
-	if r.URL.Path == "/events/s3" {
+	if strings.HasPrefix(r.URL.Path, "/events/") {
 		s.metrics.eventsRefused.WithLabelValues(reason).Inc()
 	} else {
 		s.metrics.adminRefused.WithLabelValues(reason).Inc()

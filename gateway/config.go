@@ -94,6 +94,9 @@ type Config struct {
 	// Events: eager rendering of uploads announced by S3 event
 	// notifications (admin POST /events/s3).
 	Events EventsConfig `yaml:"events"`
+	// GC: removing stored variants whose source is gone or changed
+	// (`edgegate gc`, gc.schedule).
+	GC GCConfig `yaml:"gc"`
 	// Exists tunes the existence checks of routes with `fallback: exists`.
 	Exists ExistsConfig `yaml:"exists"`
 	// Readiness: how often /readyz's background S3 check runs, its
@@ -154,7 +157,8 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    16 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000},
-		Events:          EventsConfig{Queue: 256, Workers: 1},
+		Events:          EventsConfig{Queue: 256, Workers: 1, SNS: defaultSNSConfig()},
+		GC:              GCConfig{PageSize: 1000},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
 		Readiness:       ReadinessConfig{Interval: 5 * time.Second, Timeout: 2 * time.Second, Failures: 3},
 		Tracing:         telemetry.DefaultConfig(),
@@ -288,6 +292,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: images.cache_bytes and images.max_age must not be negative"))
 	}
 	if err := c.Events.validate(c.Images.Presets); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.GC.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Presign.Validate(); err != nil {

@@ -42,6 +42,9 @@ type EventsConfig struct {
 	// loopback-only, and otherwise Content-Type: application/json (which a
 	// web page cannot send cross-origin without a CORS preflight).
 	Token string `yaml:"token"`
+	// SNS: the HTTPS endpoint for an SNS topic's subscription (admin
+	// POST /events/sns; see SNSConfig).
+	SNS SNSConfig `yaml:"sns"`
 }
 
 func (c EventsConfig) validate(presets map[string]resize.Preset) error {
@@ -64,11 +67,18 @@ func (c EventsConfig) validate(presets map[string]resize.Preset) error {
 	if c.Queue <= 0 || c.Workers <= 0 {
 		errs = append(errs, errors.New("config: events.queue and events.workers must be positive"))
 	}
+	if err := c.SNS.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// eventJob is one upload to render.
-type eventJob struct{ bucket, key string }
+// eventJob is one upload to render or, removed, one deleted source whose
+// stored variants go too.
+type eventJob struct {
+	bucket, key string
+	removed     bool
+}
 
 // s3Event is the part of an S3 event notification the gateway reads.
 type s3Event struct {
@@ -86,9 +96,10 @@ type s3Event struct {
 }
 
 // eventsHandler accepts S3 event notifications for the buckets the rules
-// name. Uploads (ObjectCreated:*) matching an eager pattern are queued;
-// everything else, including events for variant keys (which our own
-// write-back causes), is ignored. Refusals are counted by reason
+// name. Uploads (ObjectCreated:*) matching an eager pattern are queued,
+// and so are deletes (ObjectRemoved:*, any key: the source's stored
+// variants go); everything else, including events for variant keys
+// (which our own write-back causes), is ignored. Refusals are counted by reason
 // (edgegate_events_refused_total).
 func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	if !s.eventAllowed(w, r) {
@@ -99,6 +110,14 @@ func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		s.adminRefuse(w, r, http.StatusBadRequest, "body", "event body unreadable or over 1 MiB")
 		return
 	}
+	s.queueS3Event(w, r, body)
+}
+
+// queueS3Event decodes an S3 event notification (the body of POST
+// /events/s3, the Message of an SNS notification), refuses it when it
+// names a bucket the rules do not, and queues its jobs; it answers the
+// request.
+func (s *Server) queueS3Event(w http.ResponseWriter, r *http.Request, body []byte) {
 	var ev s3Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		s.adminRefuse(w, r, http.StatusBadRequest, "body", "not an S3 event notification: "+err.Error())
@@ -121,12 +140,14 @@ func (s *Server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			key = rec.S3.Object.Key
 		}
-		if !strings.Contains(rec.EventName, "ObjectCreated:") || rec.S3.Bucket.Name == "" ||
-			validKey(key) != nil || s.isVariantKey(key) || !s.eager(key) {
+		created := strings.Contains(rec.EventName, "ObjectCreated:")
+		removed := strings.Contains(rec.EventName, "ObjectRemoved:")
+		if !(created || removed) || rec.S3.Bucket.Name == "" ||
+			validKey(key) != nil || s.isVariantKey(key) || (created && !s.eager(key)) {
 			ignored++
 			continue
 		}
-		jobs = append(jobs, eventJob{rec.S3.Bucket.Name, key})
+		jobs = append(jobs, eventJob{bucket: rec.S3.Bucket.Name, key: key, removed: removed})
 	}
 	for i, j := range jobs {
 		select {
@@ -198,6 +219,10 @@ func (s *Server) eventWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-s.eventQueue:
+			if j.removed {
+				s.removeVariants(ctx, j)
+				continue
+			}
 			s.renderEager(ctx, j)
 		}
 	}

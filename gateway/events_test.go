@@ -63,7 +63,8 @@ func TestUploadEventsRenderPresets(t *testing.T) {
 	}
 	done := processed()
 	// A duplicate event renders nothing new; an event for a variant key
-	// (our own write-back) and a delete are ignored.
+	// (our own write-back) is ignored, and a delete of a source that is
+	// still there (uploaded again since) keeps its variants.
 	for _, body := range []string{
 		eventBody("s3:ObjectCreated:Put", demo.Bucket, "global/uploads/new+photo.jpg"),
 		eventBody("s3:ObjectCreated:Put", demo.Bucket, "thumbnails/global/uploads/x.jpg"),

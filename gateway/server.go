@@ -46,6 +46,8 @@ type Server struct {
 	writeBacks
 	eventQueue chan eventJob
 	eagerGlobs []*glob.Glob
+	gcm        *gcMetrics   // stored variants removed (gc.go)
+	sns        *snsEndpoint // POST /events/sns (sns.go)
 
 	// tracing: OpenTelemetry traces (package telemetry); nil: off.
 	tracing *telemetry.Tracing
@@ -251,6 +253,10 @@ func (s *Server) openImages() error {
 	}
 	s.writeBacks.slots = make(chan struct{}, 64)
 	s.eventQueue = make(chan eventJob, cfg.Events.Queue)
+	s.gcm = newGCMetrics(s.metrics.reg)
+	if s.sns, err = newSNSEndpoint(cfg.Events.SNS); err != nil {
+		return err
+	}
 	for _, p := range cfg.Events.Eager {
 		g, err := glob.Compile(p)
 		if err != nil {
@@ -336,6 +342,9 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 	}()
 	for range s.cfg.Events.Workers {
 		go s.eventWorker(watchCtx)
+	}
+	if s.cfg.GC.Schedule > 0 {
+		go s.gcLoop(watchCtx)
 	}
 	loops, err := s.startLoops()
 	if err != nil {
