@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,14 @@ type connLimit struct {
 	lim   *evloop.Limits
 	total int
 
+	// What the TLS and QUIC listeners' admissions decided; the plain
+	// listener's are the rest of lim's counts (the event loops count
+	// theirs there only). tlsAddr is set by markTLS before serving.
+	tlsAddr   string
+	tls, quic admissions
+	plainMu   sync.Mutex
+	plainSeen admissionCounts // plain as last reported: never reported lower
+
 	mu      sync.Mutex
 	idle    map[net.Conn]int64    // fasthttp's idle connections: since when, unix ns
 	closing map[net.Conn]struct{} // closed by evictIdle, not yet seen closed by fasthttp
@@ -84,6 +93,50 @@ func newConnLimit(total, perIP int, exempt func(netip.Addr) bool) *connLimit {
 		idle: make(map[net.Conn]int64), closing: make(map[net.Conn]struct{})}
 	cl.lim.OnFull = cl.evictIdle // the loops full of busy connections: fasthttp's idle ones go
 	return cl
+}
+
+// The listener label of the connection metrics.
+const (
+	listenerPlain = "plain"
+	listenerTLS   = "tls"
+	listenerQUIC  = "quic"
+)
+
+// admissions counts what one listener's admission decided.
+type admissions struct{ accepted, refusedPeer, refusedFull atomic.Uint64 }
+
+func (a *admissions) load() admissionCounts {
+	return admissionCounts{a.accepted.Load(), a.refusedPeer.Load(), a.refusedFull.Load()}
+}
+
+type admissionCounts struct{ accepted, refusedPeer, refusedFull uint64 }
+
+// markTLS names the TLS listener, so that listener counts what it takes
+// in as tls. Call it before serving.
+func (cl *connLimit) markTLS(ln net.Listener) { cl.tlsAddr = ln.Addr().String() }
+
+// byListener returns what each public listener's admission decided: tls
+// and quic as counted, plain the rest of lim's counts. Each is counted
+// after lim counted it, and read before lim is, so the rest is never
+// short; plain is never reported lower than before (a connection counted
+// by lim between the reads is plain's until the next scrape).
+func (cl *connLimit) byListener() map[string]admissionCounts {
+	tls, quic := cl.tls.load(), cl.quic.load()
+	st := cl.lim.Stats()
+	rest := func(total uint64, parts ...uint64) uint64 {
+		for _, p := range parts {
+			total -= min(p, total)
+		}
+		return total
+	}
+	cl.plainMu.Lock()
+	p := &cl.plainSeen
+	p.accepted = max(p.accepted, rest(st.Accepted, tls.accepted, quic.accepted))
+	p.refusedPeer = max(p.refusedPeer, rest(st.RefusedPeer, tls.refusedPeer, quic.refusedPeer))
+	p.refusedFull = max(p.refusedFull, rest(st.RefusedFull, tls.refusedFull, quic.refusedFull))
+	plain := *p
+	cl.plainMu.Unlock()
+	return map[string]admissionCounts{listenerPlain: plain, listenerTLS: tls, listenerQUIC: quic}
 }
 
 // connState is fasthttp's ConnState hook. A new connection counts as
@@ -151,7 +204,11 @@ func (cl *connLimit) full() bool {
 // listener wraps the public listener for fasthttp when it serves without
 // event loops.
 func (cl *connLimit) listener(ln net.Listener) net.Listener {
-	return &limitListener{Listener: ln, cl: cl}
+	ll := &limitListener{Listener: ln, cl: cl, counts: new(admissions)}
+	if cl.tlsAddr != "" && ln.Addr().String() == cl.tlsAddr {
+		ll.counts = &cl.tls
+	}
+	return ll
 }
 
 // limitListener admits connections within the limits: one from an
@@ -159,7 +216,8 @@ func (cl *connLimit) listener(ln net.Listener) net.Listener {
 // the longest-idle connections first, or is closed when none is idle.
 type limitListener struct {
 	net.Listener
-	cl *connLimit
+	cl     *connLimit
+	counts *admissions // the TLS listener's; for plain, unread (the rest of cl.lim's counts)
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -170,14 +228,17 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		peer := remoteAddr(c)
 		if !l.cl.lim.Acquire(peer) {
+			l.counts.refusedPeer.Add(1) // after cl.lim counted it (byListener)
 			c.Close()
 			continue
 		}
 		if l.cl.full() && l.cl.evictIdle() == 0 {
 			l.cl.lim.RefusedFull(peer)
+			l.counts.refusedFull.Add(1)
 			c.Close()
 			continue
 		}
+		l.counts.accepted.Add(1)
 		return c, nil
 	}
 }

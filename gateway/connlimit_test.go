@@ -96,8 +96,8 @@ func TestConnectionLimits(t *testing.T) {
 			}
 			_, body := get(t, g.admin+"/metrics")
 			for _, want := range []string{
-				`edgegate_connections_refused_total{reason="per_ip"} 1`,
-				`edgegate_connections_refused_total{reason="full"} 0`,
+				`edgegate_connections_refused_total{listener="plain",reason="per_ip"} 1`,
+				`edgegate_connections_refused_total{listener="plain",reason="full"} 0`,
 				`edgegate_connections_evicted_total `,
 				`edgegate_connections_max 16`,
 			} {

@@ -83,15 +83,18 @@ func (s *Server) serveH3(h *h3Server, pc net.PacketConn) error {
 		}
 		peer := udpPeer(conn.RemoteAddr())
 		if !s.conns.lim.Acquire(peer) {
+			s.conns.quic.refusedPeer.Add(1)
 			conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many connections from this address")
 			continue
 		}
 		if s.conns.full() && s.conns.evictIdle() == 0 {
 			s.conns.lim.RefusedFull(peer)
+			s.conns.quic.refusedFull.Add(1)
 			s.conns.lim.Release(peer)
 			conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many connections")
 			continue
 		}
+		s.conns.quic.accepted.Add(1)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"cmp"
+	"net"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -53,6 +55,9 @@ type metrics struct {
 
 	s3Latency *prometheus.HistogramVec // by operation and bucket (store.Observer)
 	s3Errors  *prometheus.CounterVec   // by operation and bucket
+
+	adminAccepted prometheus.Counter // admin listener connections taken in
+	adminOpen     prometheus.Gauge   // and open now
 
 	renderTime    *prometheus.HistogramVec // libvips time by output format and preset ("custom" for custom sizes)
 	sourceBytes   prometheus.Counter       // image source bytes downloaded
@@ -154,6 +159,9 @@ func newMetrics() *metrics {
 		Name: "edgegate_bad_requests_total",
 		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",
 	}, []string{"reason"})
+	for _, r := range []string{"not_http", "head_too_large", "body_too_large", "timeout", "malformed"} {
+		m.badRequests.WithLabelValues(r) // 0 until the first: rate() and alerts see the series
+	}
 	m.reg.MustRegister(m.badRequests)
 	m.s3Latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "edgegate_s3_request_duration_seconds",
@@ -180,6 +188,13 @@ func newMetrics() *metrics {
 		Buckets: []float64{.0001, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	})
 	m.reg.MustRegister(m.renderTime, m.sourceBytes, m.admissionWait)
+	m.adminAccepted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_admin_connections_accepted_total", Help: "Admin listener connections taken in.",
+	})
+	m.adminOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "edgegate_admin_connections", Help: "Admin listener connections open now.",
+	})
+	m.reg.MustRegister(m.adminAccepted, m.adminOpen)
 	m.observers.Store(&map[obsKey]observer{})
 	m.reg.MustRegister(m.requests, m.latency, m.rulesReloadSuccess, m.rulesReloads, m.rulesLoadedAt,
 		m.geoReloadSuccess, m.s3Heads, m.existsStale, m.ready, m.readinessChecks, m.imageCache, m.imagesRendered, m.variantsStored, m.eventsProcessed,
@@ -242,8 +257,9 @@ func (m *metrics) rendered(f resize.Format, tr resize.Transform, took time.Durat
 // ones the config and the rules name, a bounded set.
 func (m *metrics) ObserveS3(op, bucket string, took time.Duration, result store.Result) {
 	m.s3Latency.WithLabelValues(op, bucket).Observe(took.Seconds())
+	errs := m.s3Errors.WithLabelValues(op, bucket) // 0 from the first operation on: rate() sees the series
 	if result == store.ResultError {
-		m.s3Errors.WithLabelValues(op, bucket).Inc()
+		errs.Inc()
 	}
 }
 
@@ -306,6 +322,46 @@ func (m *metrics) registerAccessLog(l *accesslog.Logger) {
 	)
 }
 
+// connCollector exports what each public listener's admission decided
+// (connLimit.byListener), read at scrape time.
+type connCollector struct {
+	cl                *connLimit
+	accepted, refused *prometheus.Desc
+}
+
+func newConnCollector(cl *connLimit) *connCollector {
+	return &connCollector{cl: cl,
+		accepted: prometheus.NewDesc("edgegate_connections_accepted_total",
+			"Public connections taken in, by listener: plain (event loops and fasthttp), tls (HTTPS: HTTP/1.1 and HTTP/2), quic (HTTP/3).",
+			[]string{"listener"}, nil),
+		refused: prometheus.NewDesc("edgegate_connections_refused_total",
+			"Public connections closed at once, by listener (plain, tls, quic) and reason: per_ip (the address held max_connections_per_ip), full (max_connections reached, none idle to close).",
+			[]string{"listener", "reason"}, nil),
+	}
+}
+
+func (c *connCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.accepted; ch <- c.refused }
+
+func (c *connCollector) Collect(ch chan<- prometheus.Metric) {
+	for l, n := range c.cl.byListener() {
+		ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(n.accepted), l)
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.refusedPeer), l, "per_ip")
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(n.refusedFull), l, "full")
+	}
+}
+
+// adminConnState is the admin server's ConnState hook: it counts the
+// admin listener's connections (none are refused: it has no limit).
+func (m *metrics) adminConnState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		m.adminAccepted.Inc()
+		m.adminOpen.Inc()
+	case http.StateClosed, http.StateHijacked:
+		m.adminOpen.Dec()
+	}
+}
+
 // registerServer adds the gauges read from the server's parts at scrape
 // time: the variant cache, the event loops and the image admission.
 func (m *metrics) registerServer(s *Server) {
@@ -331,17 +387,7 @@ func (m *metrics) registerServer(s *Server) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_loop_blocked_total",
 			Help: "Route requests the event loops answered off-loop (an existence check had to ask S3)."},
 			func() float64 { return float64(s.loopStats().Blocked) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_connections_accepted_total",
-			Help: "Public connections taken in (event loops and fasthttp)."},
-			func() float64 { return float64(s.conns.lim.Stats().Accepted) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_connections_refused_total",
-			Help:        "Public connections closed at once, by reason: per_ip (the address held max_connections_per_ip), full (max_connections reached, none idle to close).",
-			ConstLabels: prometheus.Labels{"reason": "per_ip"}},
-			func() float64 { return float64(s.conns.lim.Stats().RefusedPeer) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_connections_refused_total",
-			Help:        "Public connections closed at once, by reason: per_ip (the address held max_connections_per_ip), full (max_connections reached, none idle to close).",
-			ConstLabels: prometheus.Labels{"reason": "full"}},
-			func() float64 { return float64(s.conns.lim.Stats().RefusedFull) }),
+		newConnCollector(s.conns),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "edgegate_connections_evicted_total",
 			Help: "Idle public connections closed to make room for new ones (max_connections reached)."},
 			func() float64 { return float64(s.conns.lim.Stats().Evicted) }),

@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -267,5 +270,63 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 			}
 		}
 		t.Fatalf("%d series after 5 rounds of distinct requests, %d after 105; want no growth", before, after)
+	}
+}
+
+// TestConnectionsByListener: connections taken in and refused are
+// counted by the listener they came to (plain, tls, quic); admin
+// connections apart, with none refused.
+func TestConnectionsByListener(t *testing.T) {
+	g := startTLSGateway(t, func(c *Config) { c.TLS.PlainHTTP = "serve"; c.MaxConnectionsPerIP = 1 })
+	accepted := func(fams map[string]*dto.MetricFamily, l string) float64 {
+		return value(fams, "edgegate_connections_accepted_total", "listener", l)
+	}
+	refused := func(fams map[string]*dto.MetricFamily, l string) float64 {
+		return value(fams, "edgegate_connections_refused_total", "listener", l, "reason", "per_ip")
+	}
+	before := scrape(t, g.testGateway)
+	// One address's second connection is over its share: plain from
+	// 127.0.0.2, HTTPS from 127.0.0.3.
+	dialFrom(t, "127.0.0.2", g.base)
+	waitFor(t, 5*time.Second, "the plain connection taken in", func() bool { return g.srv.conns.lim.Open() == 1 })
+	expectClosed(t, dialFrom(t, "127.0.0.2", g.base), "a second plain connection from 127.0.0.2")
+	tlsAddr := "http://" + strings.TrimPrefix(g.https, "https://")
+	dialFrom(t, "127.0.0.3", tlsAddr)
+	waitFor(t, 5*time.Second, "the TLS connection taken in", func() bool { return g.srv.conns.lim.Open() == 2 })
+	expectClosed(t, dialFrom(t, "127.0.0.3", tlsAddr), "a second TLS connection from 127.0.0.3")
+	// HTTP/3 from 127.0.0.1 (the client's own address).
+	if resp, err := h3Client(t, g.pool).Get(g.https + "/r/map-tiles.zip?region=uk-london"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	adm, err := net.Dial("tcp", strings.TrimPrefix(g.admin, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(adm, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	io.ReadAll(adm)
+	adm.Close()
+	after := scrape(t, g.testGateway)
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{
+		{"plain accepted", accepted(after, "plain") - accepted(before, "plain"), 1},
+		{"plain refused", refused(after, "plain") - refused(before, "plain"), 1},
+		{"tls accepted", accepted(after, "tls") - accepted(before, "tls"), 1},
+		{"tls refused", refused(after, "tls") - refused(before, "tls"), 1},
+		{"quic accepted", accepted(after, "quic") - accepted(before, "quic"), 1},
+		{"quic refused", refused(after, "quic") - refused(before, "quic"), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v; want %v", c.what, c.got, c.want)
+		}
+	}
+	if d := value(after, "edgegate_admin_connections_accepted_total") - value(before, "edgegate_admin_connections_accepted_total"); d < 1 {
+		t.Errorf("admin connections accepted grew by %v; want at least 1", d)
+	}
+	if v := value(after, "edgegate_admin_connections"); v < 1 {
+		t.Errorf("edgegate_admin_connections %v while this scrape's connection is open; want ≥ 1", v)
 	}
 }

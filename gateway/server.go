@@ -171,6 +171,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		ReadTimeout:       cfg.Admin.ReadTimeout,
 		WriteTimeout:      cfg.Admin.WriteTimeout,
 		IdleTimeout:       cfg.Admin.IdleTimeout,
+		ConnState:         s.metrics.adminConnState,
 	}
 	if err := s.openTLS(ctx); err != nil {
 		s.clock.Stop()
@@ -367,6 +368,9 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 			errc <- err
 		}
 	}()
+	if l.TLS != nil {
+		s.conns.markTLS(l.TLS) // before serveTLSListeners wraps it
+	}
 	s.serveTLSListeners(watchCtx, l, errc)
 	select {
 	case err := <-errc:
