@@ -317,6 +317,9 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 		adm.Close()
 		return errors.New("gateway: listen_tls is set but no TLS listener was given")
 	}
+	if l.TLS != nil {
+		s.conns.markTLS(l.TLS) // before any listener is wrapped
+	}
 	s.log.Info("edgegate listening", "public", pub.Addr().String(), "admin", adm.Addr().String(),
 		"rules", s.cfg.Rules, "rules_hash", s.rules.Table().Hash())
 	if a, ok := adm.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
@@ -368,9 +371,6 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 			errc <- err
 		}
 	}()
-	if l.TLS != nil {
-		s.conns.markTLS(l.TLS) // before serveTLSListeners wraps it
-	}
 	s.serveTLSListeners(watchCtx, l, errc)
 	select {
 	case err := <-errc:
