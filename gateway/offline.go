@@ -19,6 +19,10 @@ type CheckReport struct {
 	Routes    int
 	Hash      string // the rules table's hash, as X-Edge-Rules sends it
 	Databases int    // GeoIP database files opened
+	// Warnings: settings that work but may not do what was meant (a
+	// route's cache: public while regions can come from the client's
+	// location).
+	Warnings []string
 }
 
 // Check validates cfg and everything it names, offline, as New would load
@@ -47,7 +51,28 @@ func Check(cfg Config) (CheckReport, error) {
 		}
 	}
 	return CheckReport{Rules: t.Source(), Regions: len(t.Regions()), Routes: len(t.Routes()),
-		Hash: t.Hash(), Databases: len(cfg.Geo.Databases)}, nil
+		Hash: t.Hash(), Databases: len(cfg.Geo.Databases), Warnings: publicCacheWarnings(cfg, t)}, nil
+}
+
+// publicCacheWarnings warns of routes with cache: public when the region
+// can come from the client's location (GeoIP or CDN geo headers): a
+// shared cache then keeps an answer that differs by region, and a CDN
+// that ignores Vary (CloudFront) serves one region's answer to everyone
+// unless its cache key holds the geo headers.
+func publicCacheWarnings(cfg Config, t *rules.Table) []string {
+	if len(t.Regions()) < 2 || (len(cfg.Geo.Databases) == 0 && !cfg.Geo.CDNHeaders) {
+		return nil
+	}
+	var out []string
+	for _, r := range t.Routes() {
+		if r.PublicCache {
+			out = append(out, fmt.Sprintf("%s:%d: route %q has cache: public while regions can come from GeoIP or CDN geo headers: "+
+				"put CloudFront-Viewer-Country, CloudFront-Viewer-Country-Region and CloudFront-Viewer-City (or your CDN's "+
+				"equivalents) in the CDN's cache key, or one region's answer is served to everyone (CloudFront ignores Vary; see docs/cloudfront.md)",
+				t.Source(), r.Line, r.Name))
+		}
+	}
+	return out
 }
 
 // ErrNoSigningKey is Sign's error when the config has no image signing key.

@@ -89,3 +89,46 @@ func TestSign(t *testing.T) {
 		t.Fatalf("no keys: %v, want ErrNoSigningKey", err)
 	}
 }
+
+// A route with cache: public whose answers can be decided by the client's
+// location (GeoIP databases, CDN geo headers) draws a warning, not an
+// error: a CDN that ignores Vary would serve one region's answer to all.
+func TestCheckWarnsPublicCacheWithGeo(t *testing.T) {
+	dir := t.TempDir()
+	public := filepath.Join(dir, "public.yaml")
+	os.WriteFile(public, []byte(`default_region: a
+regions:
+  a: {prefix: a/, country: EG}
+  b: {prefix: b/, country: GB}
+routes:
+  - {name: private, match: "p/**", bucket: edge-demo, delivery: presign, ttl: 1h}
+  - {name: shared, match: "**", bucket: edge-demo, delivery: presign, ttl: 1h, cache: public}
+`), 0o644)
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		warn   bool
+	}{
+		{"GeoIP databases", func(c *Config) { c.Rules = public }, true},
+		{"CDN geo headers only", func(c *Config) { c.Rules = public; c.Geo.Databases = nil; c.Geo.CDNHeaders = true }, true},
+		{"region only from ?region=", func(c *Config) { c.Rules = public; c.Geo.Databases = nil; c.Geo.CDNHeaders = false }, false},
+		{"no route with cache: public", func(c *Config) {}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := exampleConfig(t)
+			tc.mutate(&cfg)
+			r, err := Check(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(r.Warnings) > 0; got != tc.warn {
+				t.Fatalf("warnings %q, want some: %v", r.Warnings, tc.warn)
+			}
+			if tc.warn && (len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], `"shared"`) ||
+				!strings.Contains(r.Warnings[0], "CloudFront-Viewer-Country")) {
+				t.Fatalf("warning %q should name the route and the headers for the cache key", r.Warnings)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@
 //	edgegate check   [--config edgegate.yaml] [--rules F]
 //	edgegate explain [--config edgegate.yaml] [--ip A] [--region R] [--header 'K: V']... KEY
 //	edgegate sign    [--config edgegate.yaml] PATH
+//	edgegate gc      [--config edgegate.yaml] [--apply]
 //	edgegate version
 //
 // It parses flags and calls into package gateway; nothing else lives here.
@@ -47,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return explain(args, stdout, stderr)
 	case "sign":
 		return sign(args, stdout, stderr)
+	case "gc":
+		return gc(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -67,6 +70,8 @@ func usage(w io.Writer) {
   edgegate explain [--config FILE] [--ip ADDR] [--region NAME] [--header 'Name: value']... KEY
                    print the whole routing decision for KEY as JSON
   edgegate sign    [--config FILE] PATH      print PATH?sig=... for a custom image size (/img/300x200-cover/KEY)
+  edgegate gc      [--config FILE] [--apply] list the stored variants whose source is gone or changed;
+                   --apply removes them (default: a dry run)
   edgegate version
 `)
 }
@@ -215,6 +220,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (rules %s: %d regions, %d routes, hash %s; %d GeoIP databases)\n",
 		f.config, r.Rules, r.Regions, r.Routes, r.Hash, r.Databases)
 	return 0
@@ -292,6 +300,53 @@ func sign(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintln(stdout, signed)
+	return 0
+}
+
+// gc lists (or with --apply removes) the stored variants whose source is
+// gone or whose source-etag is not the source's ETag, one per line, then
+// a summary; exit 1 on an error (what was removed stays removed).
+func gc(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("edgegate gc", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "edgegate.yaml", "config file")
+	rulesPath := fs.String("rules", "", "rules file (overrides the config's rules)")
+	apply := fs.Bool("apply", false, "remove what is found (default: only list it)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edgegate gc: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := loadConfig(&commonFlags{config: *config, rules: *rulesPath})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := gateway.New(ctx, cfg, newLogger(gateway.LogConfig{Format: "text", Level: "error"}, stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	verb := "would remove"
+	if *apply {
+		verb = "removed"
+	}
+	st, err := srv.GC(ctx, *apply, func(it gateway.GCItem) {
+		fmt.Fprintf(stdout, "%s\t%s/%s\t%s (source %s)\n", verb, it.Bucket, it.Key, it.Reason, it.Source)
+	})
+	fmt.Fprintf(stdout, "gc: %d stored variants checked, %d no longer match their source, %d removed\n",
+		st.Checked, st.Found, st.Removed)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if !*apply && st.Found > 0 {
+		fmt.Fprintln(stdout, "gc: dry run; run again with --apply to remove them")
+	}
 	return 0
 }
 
