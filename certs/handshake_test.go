@@ -56,6 +56,7 @@ func TestHandshakeErrorReasons(t *testing.T) {
 			c.MaxVersion, c.CipherSuites = tls.VersionTLS12, []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}
 		})},
 		{ReasonBadCertificate, tlsClient(func(c *tls.Config) { c.RootCAs = nil })},
+		{ReasonNoALPN, tlsClient(func(c *tls.Config) { c.NextProtos = []string{"spdy/3"} })},
 		{ReasonUnknownSNI, func() error { _, err := dial(srv.addr, "b.example.com", ca.pool, nil); return errIfNil(err) }},
 	}
 	for _, tt := range tests {
@@ -100,11 +101,49 @@ func TestHandshakeReason(t *testing.T) {
 		{errors.New("tls: client offered only unsupported versions: [302 301]"), ReasonProtocolVersion},
 		{errors.New("tls: no cipher suite supported by both client and server"), ReasonNoSharedCipher},
 		{errors.New("remote error: tls: bad certificate"), ReasonBadCertificate},
+		{errors.New("tls: client requested unsupported application protocols ([spdy/3])"), ReasonNoALPN},
 		{errors.New("something new"), ReasonOther},
 	}
 	for _, tt := range tests {
 		if got := HandshakeReason(tt.err); got != tt.want {
 			t.Errorf("HandshakeReason(%v) = %s, want %s", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestAlertReason(t *testing.T) {
+	tests := []struct {
+		alert uint8
+		want  string
+	}{
+		{42, ReasonBadCertificate}, {48, ReasonBadCertificate}, {45, ReasonBadCertificate},
+		{40, ReasonNoSharedCipher}, {120, ReasonNoALPN}, {70, ReasonProtocolVersion},
+		{112, ReasonUnknownSNI}, {80, ReasonOther}, {10, ReasonOther},
+	}
+	for _, tt := range tests {
+		if got := AlertReason(tt.alert); got != tt.want {
+			t.Errorf("AlertReason(%d) = %s, want %s", tt.alert, got, tt.want)
+		}
+	}
+}
+
+// QUIC handshakes are counted apart from TCP ones, by the same reasons;
+// a reason outside the set counts as other.
+func TestObserveQUICHandshake(t *testing.T) {
+	ca, dir := newTestCA(t), t.TempDir()
+	m := newFileManager(t, Config{Certificates: []FilePair{ca.writePair(t, dir, "a", []string{"a.example.com"}, false)}}, Options{})
+	m.ObserveQUICHandshake("")
+	m.ObserveQUICHandshake(ReasonNoALPN)
+	m.ObserveQUICHandshake("made_up")
+	if got := counter(t, m.met.quicHandshakes); got != 3 {
+		t.Errorf("quic_handshakes_total = %v, want 3", got)
+	}
+	for r, want := range map[string]float64{ReasonNoALPN: 1, ReasonOther: 1, ReasonUnknownSNI: 0} {
+		if got := counter(t, m.met.quicErrors.WithLabelValues(r)); got != want {
+			t.Errorf("quic_handshake_errors_total{%s} = %v, want %v", r, got, want)
+		}
+	}
+	if got := counter(t, m.met.handshakes); got != 0 {
+		t.Errorf("tls_handshakes_total = %v, want 0 (QUIC counts apart)", got)
 	}
 }

@@ -12,6 +12,7 @@ const (
 	ReasonUnknownSNI      = "unknown_sni"      // a server name no certificate is configured for
 	ReasonNoCertificate   = "no_certificate"   // a configured ACME name whose certificate is not there yet
 	ReasonNoSharedCipher  = "no_shared_cipher" // no cipher suite, curve or signature scheme in common
+	ReasonNoALPN          = "no_alpn"          // no application protocol (ALPN) in common
 	ReasonProtocolVersion = "protocol_version" // the client offers only TLS versions below 1.2
 	ReasonBadCertificate  = "bad_certificate"  // the client rejected our certificate
 	ReasonEOF             = "eof"              // the client closed or reset the connection
@@ -21,7 +22,7 @@ const (
 	ReasonOther           = "other"
 )
 
-var reasons = []string{ReasonUnknownSNI, ReasonNoCertificate, ReasonNoSharedCipher, ReasonProtocolVersion,
+var reasons = []string{ReasonUnknownSNI, ReasonNoCertificate, ReasonNoSharedCipher, ReasonNoALPN, ReasonProtocolVersion,
 	ReasonBadCertificate, ReasonEOF, ReasonTimeout, ReasonNotTLS, ReasonOversized, ReasonOther}
 
 // metrics are a Manager's collectors, registered on Options.Registerer and
@@ -30,6 +31,8 @@ type metrics struct {
 	reg             prometheus.Registerer
 	handshakes      prometheus.Counter
 	handshakeErrors *prometheus.CounterVec // by reason
+	quicHandshakes  prometheus.Counter
+	quicErrors      *prometheus.CounterVec // by reason
 	reloads         *prometheus.CounterVec // by result: ok|error
 	acme            *prometheus.CounterVec // by op (obtain|renew) and result (ok|error)
 	revoked         prometheus.Counter
@@ -49,7 +52,15 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 		}),
 		handshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgegate_tls_handshake_errors_total",
-			Help: "TLS handshakes that failed, by reason (unknown_sni, no_certificate, no_shared_cipher, protocol_version, bad_certificate, eof, timeout, not_tls, oversized, other).",
+			Help: "TLS handshakes that failed, by reason (unknown_sni, no_certificate, no_shared_cipher, no_alpn, protocol_version, bad_certificate, eof, timeout, not_tls, oversized, other).",
+		}, []string{"reason"}),
+		quicHandshakes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "edgegate_quic_handshakes_total",
+			Help: "QUIC (HTTP/3) handshakes on the TLS listener's UDP port, finished or failed.",
+		}),
+		quicErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgegate_quic_handshake_errors_total",
+			Help: "QUIC (HTTP/3) handshakes that failed, by the reasons of edgegate_tls_handshake_errors_total.",
 		}, []string{"reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgegate_tls_certificate_reloads_total",
@@ -68,13 +79,14 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 	}
 	for _, r := range reasons {
 		mt.handshakeErrors.WithLabelValues(r)
+		mt.quicErrors.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error"} {
 		mt.reloads.WithLabelValues(r)
 		mt.acme.WithLabelValues("obtain", r)
 		mt.acme.WithLabelValues("renew", r)
 	}
-	mt.all = []prometheus.Collector{mt.handshakes, mt.handshakeErrors, mt.reloads, mt.acme, mt.revoked, mt.expiry}
+	mt.all = []prometheus.Collector{mt.handshakes, mt.handshakeErrors, mt.quicHandshakes, mt.quicErrors, mt.reloads, mt.acme, mt.revoked, mt.expiry}
 	for i, c := range mt.all {
 		if err := reg.Register(c); err != nil {
 			for _, r := range mt.all[:i] {
