@@ -294,6 +294,9 @@ func (c Config) Validate() error {
 	if err := c.Events.validate(c.Images.Presets); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Events.validateSQS(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.GC.validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/internal/glob"
+	"github.com/edgegate/edgegate/queue"
 	"github.com/edgegate/edgegate/resize"
 )
 
@@ -36,6 +37,10 @@ type EventsConfig struct {
 	// Workers render queued uploads concurrently (admission still bounds
 	// the megapixels in flight). Default 1.
 	Workers int `yaml:"workers"`
+	// SQS lists queues to consume upload events from: S3 notifications
+	// as S3 sends them, wrapped by SNS, or EventBridge events (see
+	// queue.Config for each field and its default). Default: none.
+	SQS []queue.Config `yaml:"sqs"`
 	// Token, when set, is required as "Authorization: Bearer TOKEN"
 	// (admin.token is accepted too; env EDGEGATE_EVENTS_TOKEN overrides).
 	// Unset, events need admin.token when admin_listen is not

@@ -46,6 +46,7 @@ type metrics struct {
 	variantsStored     prometheus.Counter
 	eventsProcessed    prometheus.Counter
 	eventsRefused      *prometheus.CounterVec
+	sqsMessages        *prometheus.CounterVec
 	adminRefused       *prometheus.CounterVec
 
 	imageSourceGets     *prometheus.CounterVec // by op: full, stopped
@@ -155,6 +156,11 @@ func newMetrics() *metrics {
 		Help: "Admin requests refused, by reason: host (not an admin host: DNS rebinding), cross_origin, unauthorized, no_token. Events count in edgegate_events_refused_total.",
 	}, []string{"reason"})
 	m.reg.MustRegister(m.eventsRefused, m.adminRefused)
+	m.sqsMessages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgegate_sqs_messages_total",
+		Help: "SQS messages (events.sqs) by queue (its name) and outcome: done (rendered and stored, then deleted), test_event (deleted), failed (left for redelivery), dead_letter (failed at the queue's maxReceiveCount: its redrive policy moves it to the dead-letter queue), malformed (not an envelope edgegate reads; left for the dead-letter queue), released (given back at shutdown), delete_failed, receive_error (a failed receive, not a message).",
+	}, []string{"queue", "outcome"})
+	m.reg.MustRegister(m.sqsMessages)
 	m.badRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgegate_bad_requests_total",
 		Help: "Public requests refused before routing because they could not be read, by reason: not_http (bytes that cannot start an HTTP request, answered by fasthttp; the event loops count theirs in edgegate_loop_not_http_total), head_too_large (431), body_too_large (413), timeout (408), malformed (400).",

@@ -20,6 +20,7 @@ import (
 	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/presign"
+	"github.com/edgegate/edgegate/queue"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
 	"github.com/edgegate/edgegate/store"
@@ -44,6 +45,8 @@ type Server struct {
 	variants  *cache.Cache[variantKey, *variant]
 	sources   // image sources being downloaded or used, their budget and refusals
 	writeBacks
+	// sqs: the events.sqs consumers (sqs.go), started by ServeOn.
+	sqs        []*queue.Consumer
 	eventQueue chan eventJob
 	eagerGlobs []*glob.Glob
 	gcm        *gcMetrics   // stored variants removed (gc.go)
@@ -228,7 +231,10 @@ func (s *Server) open(ctx context.Context) error {
 	if s.heads, err = newHeadCache(cfg.Exists, s.clock.Now, st.Head, s.metrics.s3Heads.Inc, s.metrics.existsStale.Inc, s.log); err != nil {
 		return err
 	}
-	return s.openImages()
+	if err := s.openImages(); err != nil {
+		return err
+	}
+	return s.openSQS()
 }
 
 // openImages prepares /img/ and upload events: the processor, its
@@ -347,6 +353,7 @@ func (s *Server) ServeOn(ctx context.Context, l Listeners) error {
 	for range s.cfg.Events.Workers {
 		go s.eventWorker(watchCtx)
 	}
+	s.startSQS()
 	if s.cfg.GC.Schedule > 0 {
 		go s.gcLoop(watchCtx)
 	}
@@ -414,6 +421,7 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
+	sqsStopped := s.stopSQS(sctx) // no more receives; messages in flight finish or are released
 	if s.tls != nil {
 		s.tls.closeListener() // no new HTTPS connection for the loops
 	}
@@ -432,6 +440,7 @@ func (s *Server) shutdown(loops *evloop.Server) error {
 	if err := s.geodb.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	<-sqsStopped
 	s.writeBacks.wg.Wait() // pending write-backs, each bounded by the S3 timeout
 	s.heads.wait()         // background existence refreshes, likewise
 	// The spans of all that, sent within what is left of shutdown_timeout.

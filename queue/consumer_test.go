@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,4 +128,25 @@ func TestConsumerAgainstGoaws(t *testing.T) {
 	waitFor(t, "the released message handled by a new consumer", 20*time.Second, func() bool {
 		return count(OutcomeDone) == 2 && queueLen(t, client, url) == 0
 	})
+}
+
+// The dead_letter outcome (and its log line) comes with a failure at the
+// queue's maxReceiveCount, read from ApproximateReceiveCount; goaws always
+// reports 1, so this part is tested alone.
+func TestDeadLetterAtMaxReceiveCount(t *testing.T) {
+	var got []string
+	c := &Consumer{cfg: Config{Name: "q"}, maxReceive: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		observe: func(_, o string) { got = append(got, o) }}
+	for _, received := range []int{1, 2, 3, 4} {
+		c.deadLetter("id", received, errors.New("x"))
+	}
+	if len(got) != 2 || got[0] != OutcomeDeadLetter {
+		t.Fatalf("outcomes %v: want dead_letter at receive counts 3 and 4", got)
+	}
+	c.maxReceive = 0 // no redrive policy
+	got = nil
+	c.deadLetter("id", 100, errors.New("x"))
+	if len(got) != 0 {
+		t.Fatalf("without a redrive policy: %v", got)
+	}
 }
