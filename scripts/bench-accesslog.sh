@@ -7,6 +7,9 @@
 # the anchor. wrk -t2 -c64, ?region= and GeoIP (random X-Forwarded-For);
 # rounds alternate so that drift hits every server. Log files are emptied
 # after each run. Goals (issue 14): log on >= 0.90x off, 1/100 >= 0.98x.
+# Each run also reports the server's CPU time per request (its processes'
+# utime+stime from /proc over the run, over the requests wrk counted):
+# steadier than req/s on a machine other work shares.
 #   usage: scripts/bench-accesslog.sh [DURATION=10s] [ROUNDS=2]
 # Needs: wrk, nginx-light, libnginx-mod-http-geoip2 (installed if missing).
 set -euo pipefail
@@ -27,11 +30,13 @@ variant off false 1
 variant json true 1
 variant sample true 100
 declare -A port=([off]=18080 [json]=18082 [sample]=18084 [nginx-off]=18081 [nginx-log]=18083)
+declare -A spid # the server's pid (nginx: its master)
 n=0
 for v in off json sample; do
   "$tmp/edgegate" serve --config "$tmp/edgegate-$v.yaml" --listen "127.0.0.1:${port[$v]}" \
     --admin-listen "127.0.0.1:$((19090 + n))" --log-level warn &
   pids+=($!)
+  spid[$v]=$!
   n=$((n + 1))
 done
 for v in off log; do
@@ -43,6 +48,7 @@ for v in off log; do
   fi
   nginx -c "$tmp/nginx-$v.conf" -p "$tmp/nginx-$v" &
   pids+=($!)
+  spid[nginx-$v]=$!
 done
 for _ in $(seq 1 100); do
   ok=1
@@ -59,11 +65,33 @@ source scripts/wrk-round.sh
 lua=bench/random-xff.lua
 for v in off json sample; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
 empty() { : >"$tmp/access-json.log"; : >"$tmp/access-sample.log"; [ ! -f "$tmp/access-nginx.log" ] || : >"$tmp/access-nginx.log"; }
+# cputicks PID: utime+stime of PID and its children (nginx's workers).
+cputicks() {
+  local t=0 p
+  for p in "$1" $(pgrep -P "$1"); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+secs=$(awk -v d="$dur" 'BEGIN{sub(/s$/, "", d); print d}')
+declare -A cpu
+measured() { # LABEL VARIANT URL ROUND [wrk args]: run, then the CPU per request
+  local label=$1 v=$2 url=$3 r=$4 before after before_sum us
+  shift 4
+  before=$(cputicks "${spid[$v]}") before_sum=${sum[$label]:-0}
+  run "$label" "$url" "$r" "$@"
+  after=$(cputicks "${spid[$v]}")
+  us=$(awk -v t=$((after - before)) -v hz="$hz" -v rps="$(awk -v a="${sum[$label]}" -v b="$before_sum" 'BEGIN{print a-b}')" -v s="$secs" \
+    'BEGIN{ if (rps > 0) printf "%.2f", t / hz * 1e6 / (rps * s); else print "-" }')
+  echo "  $label: ${us} µs CPU per request"
+  cpu[$label]=$(awk -v a="${cpu[$label]:-0}" -v b="$us" 'BEGIN{print a+b}')
+}
 for r in $(seq 1 "$rounds"); do
   for v in off json sample nginx-off nginx-log; do
-    run "$v query" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
+    measured "$v query" "$v" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
     empty
-    run "$v geoip" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
+    measured "$v geoip" "$v" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
     empty
   done
 done
@@ -72,6 +100,10 @@ for p in query geoip; do
     -v noff="${sum[nginx-off $p]}" -v nlog="${sum[nginx-log $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
     printf "%s mean req/s: edgegate off %.0f, json every request %.0f (%.3fx), 1/100 %.0f (%.3fx); nginx off %.0f, access_log on %.0f (%.3fx)\n",
       p, off/r, json/r, json/off, smp/r, smp/off, noff/r, nlog/r, nlog/noff }'
+  awk -v off="${cpu[off $p]}" -v json="${cpu[json $p]}" -v smp="${cpu[sample $p]}" \
+    -v noff="${cpu[nginx-off $p]}" -v nlog="${cpu[nginx-log $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "%s mean CPU µs per request: edgegate off %.2f, json %.2f (off/json %.3fx), 1/100 %.2f (%.3fx); nginx off %.2f, access_log on %.2f (%.3fx)\n",
+      p, off/r, json/r, off/json, smp/r, off/smp, noff/r, nlog/r, noff/nlog }'
 done
 curl -s http://127.0.0.1:19091/metrics | grep '^edgegate_access_log_' | sed 's/^/json variant: /'
 curl -s http://127.0.0.1:19092/metrics | grep '^edgegate_access_log_' | sed 's/^/1\/100 variant: /'
