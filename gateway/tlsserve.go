@@ -454,10 +454,13 @@ func (h *h2Listener) Close() error {
 func (h *h2Listener) Addr() net.Addr { return h.l.Addr() }
 
 // Close stops accepting; handshakes in progress end with their conns
-// closed.
+// closed. Closing it again does nothing.
 func (l *handshakeListener) Close() error {
-	err := l.Listener.Close()
-	l.closeOnce.Do(func() { close(l.done) })
+	var err error
+	l.closeOnce.Do(func() { // shutdown closes it, then fasthttp when it serves it
+		err = l.Listener.Close()
+		close(l.done)
+	})
 	return err
 }
 
