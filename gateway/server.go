@@ -189,6 +189,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		s.geodb.Close()
 		return nil, err
 	}
+	s.registerTracingMetrics()
 	if err := s.openAccessLog(); err != nil {
 		s.clock.Stop()
 		s.signer.Close()

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -235,4 +236,31 @@ func (s *Server) startEventSpan(ctx context.Context, j eventJob) (context.Contex
 	}
 	return s.tracing.Tracer().Start(ctx, spanEvent, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("aws.s3.bucket", j.bucket)))
+}
+
+// registerTracingMetrics exports what became of the recorded spans
+// (zeros with tracing off): edgegate_tracing_spans_total{outcome}.
+func (s *Server) registerTracingMetrics() {
+	desc := prometheus.NewDesc("edgegate_tracing_spans_total",
+		"Recorded spans by outcome: exported (the collector took them), failed (the export failed after retries), dropped (tracing.max_queue spans were waiting).",
+		[]string{"outcome"}, nil)
+	s.metrics.reg.MustRegister(tracingCollector{t: s.tracing, desc: desc})
+}
+
+// tracingCollector reads telemetry.Stats at scrape time.
+type tracingCollector struct {
+	t    *telemetry.Tracing
+	desc *prometheus.Desc
+}
+
+func (c tracingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c tracingCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.t.Stats()
+	for _, o := range []struct {
+		name string
+		n    uint64
+	}{{"exported", st.Exported}, {"failed", st.Failed}, {"dropped", st.Dropped}} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(o.n), o.name)
+	}
 }

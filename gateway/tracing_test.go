@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -115,6 +116,11 @@ func TestTraceImageMiss(t *testing.T) {
 			}
 		}
 	}
+	exported := regexp.MustCompile(`(?m)^edgegate_tracing_spans_total\{outcome="exported"\} [1-9]`)
+	waitFor(t, 10*time.Second, "edgegate_tracing_spans_total{outcome=\"exported\"} > 0", func() bool {
+		_, m := get(t, g.admin+"/metrics")
+		return exported.Match(m)
+	})
 }
 
 // TestTraceRoute: a /r/ request's span, on the event loops and on

@@ -52,11 +52,16 @@ type Config struct {
 	// front), any (every client; a client can then ask for its requests
 	// to be recorded whatever sample_ratio says), or never.
 	AcceptTraceparent string `yaml:"accept_traceparent"`
+	// MaxQueue bounds the ended spans waiting to be exported, in spans:
+	// past it (the collector is slow or down) a span is dropped, never
+	// waited for, and counted (edgegate_tracing_spans_total{outcome=
+	// "dropped"}). Default 2048; 1..1048576.
+	MaxQueue int `yaml:"max_queue"`
 }
 
 // DefaultConfig returns the documented defaults (tracing off).
 func DefaultConfig() Config {
-	return Config{Protocol: ProtocolHTTP, SampleRatio: 0.01, ServiceName: "edgegate", AcceptTraceparent: AcceptTrusted}
+	return Config{Protocol: ProtocolHTTP, SampleRatio: 0.01, ServiceName: "edgegate", AcceptTraceparent: AcceptTrusted, MaxQueue: 2048}
 }
 
 // Validate reports every mistake at once. A disabled section is still
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.SampleRatio) || c.SampleRatio < 0 || c.SampleRatio > 1 {
 		errs = append(errs, fmt.Errorf("telemetry: tracing.sample_ratio must be 0..1, not %v", c.SampleRatio))
+	}
+	if c.MaxQueue < 1 || c.MaxQueue > 1<<20 {
+		errs = append(errs, fmt.Errorf("telemetry: tracing.max_queue must be 1..1048576 spans, not %d", c.MaxQueue))
 	}
 	if strings.TrimSpace(c.ServiceName) == "" {
 		errs = append(errs, errors.New("telemetry: tracing.service_name must not be empty"))

@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ratio over 1", with(func(c *Config) { c.SampleRatio = 1.5 }), "sample_ratio must be 0..1"},
 		{"negative ratio", with(func(c *Config) { c.SampleRatio = -0.1 }), "sample_ratio must be 0..1"},
 		{"no service name", with(func(c *Config) { c.ServiceName = " " }), "service_name"},
+		{"no queue", with(func(c *Config) { c.MaxQueue = 0 }), "max_queue must be 1..1048576"},
 		{"bad accept", with(func(c *Config) { c.AcceptTraceparent = "all" }), "accept_traceparent"},
 		{"bad header name", with(func(c *Config) { c.Headers = map[string]string{"x key": "v"} }), "not a header name"},
 		{"header value with a line break", with(func(c *Config) { c.Headers = map[string]string{"x-key": "a\r\nb: c"} }), "line break"},

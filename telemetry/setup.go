@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -21,7 +22,67 @@ type Tracing struct {
 	tracer trace.Tracer
 	root   sdktrace.Sampler // the ratio sampler new traces are decided by
 	accept string
+	queue  *queue
 }
+
+// Stats counts what became of the recorded spans.
+type Stats struct {
+	Exported uint64 // sent and accepted by the collector
+	Failed   uint64 // sent, and the export failed (after the exporter's retries)
+	Dropped  uint64 // not sent: max_queue spans were waiting
+}
+
+// Stats returns the counts so far; zero when tracing is off. Safe for
+// concurrent use.
+func (t *Tracing) Stats() Stats {
+	if t == nil {
+		return Stats{}
+	}
+	return Stats{Exported: t.queue.exported.Load(), Failed: t.queue.failed.Load(), Dropped: t.queue.dropped.Load()}
+}
+
+// queue bounds the spans between their end and their export (the batch
+// processor's queue and the batch being built or sent) and counts them:
+// the batch processor drops silently when its queue is full, so the spans
+// are counted in (OnEnd) and out (ExportSpans) around it, and one that
+// would pass max_queue is dropped here, counted. Safe for concurrent use.
+type queue struct {
+	sdktrace.SpanProcessor // the batch processor
+	exp                    sdktrace.SpanExporter
+	max                    int64
+	waiting                atomic.Int64
+	exported, failed       atomic.Uint64
+	dropped                atomic.Uint64
+}
+
+func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return // the batch processor exports sampled spans only
+	}
+	if q.waiting.Add(1) > q.max {
+		q.waiting.Add(-1)
+		q.dropped.Add(1)
+		return
+	}
+	q.SpanProcessor.OnEnd(s)
+}
+
+// queueExporter is the exporter the batch processor sends to.
+type queueExporter struct{ q *queue }
+
+func (e queueExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	n := len(spans)
+	e.q.waiting.Add(-int64(n))
+	err := e.q.exp.ExportSpans(ctx, spans)
+	if err != nil {
+		e.q.failed.Add(uint64(n))
+	} else {
+		e.q.exported.Add(uint64(n))
+	}
+	return err
+}
+
+func (e queueExporter) Shutdown(ctx context.Context) error { return e.q.exp.Shutdown(ctx) }
 
 // New builds the exporter and the TracerProvider from cfg (validated
 // here too). It returns nil, nil when tracing is off. It does not contact
@@ -63,13 +124,16 @@ func New(ctx context.Context, cfg Config, version string) (*Tracing, error) {
 		attribute.String("service.version", version),
 	)
 	root := sdktrace.TraceIDRatioBased(cfg.SampleRatio)
+	q := &queue{exp: exp, max: int64(cfg.MaxQueue)}
+	// Its own queue is never the one that fills: q holds at most as many.
+	q.SpanProcessor = sdktrace.NewBatchSpanProcessor(queueExporter{q}, sdktrace.WithMaxQueueSize(cfg.MaxQueue))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.ParentBased(root)),
 		sdktrace.WithIDGenerator(idGenerator{}),
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithSpanProcessor(q),
 		sdktrace.WithResource(res),
 	)
-	return &Tracing{tp: tp, tracer: tp.Tracer(scope), root: root, accept: cfg.AcceptTraceparent}, nil
+	return &Tracing{tp: tp, tracer: tp.Tracer(scope), root: root, accept: cfg.AcceptTraceparent, queue: q}, nil
 }
 
 // AcceptFrom says whether a request's traceparent parents its span, given

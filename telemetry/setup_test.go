@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -150,5 +153,53 @@ func TestAcceptFrom(t *testing.T) {
 		if tr.AcceptFrom(true) != tc.trusted || tr.AcceptFrom(false) != tc.untrust {
 			t.Errorf("%s: from trusted %v, from others %v", tc.accept, tr.AcceptFrom(true), tr.AcceptFrom(false))
 		}
+	}
+}
+
+// TestQueueDropsAndCounts: with the collector stalled, spans past
+// max_queue are dropped at once (ending a span never waits) and counted;
+// every span is either exported or counted dropped.
+func TestQueueDropsAndCounts(t *testing.T) {
+	release := make(chan struct{})
+	rcv, url := testotlp.NewHTTP(t)
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		proxy, _ := http.NewRequest(r.Method, url+r.URL.Path, r.Body)
+		proxy.Header = r.Header
+		resp, err := http.DefaultClient.Do(proxy)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer stall.Close()
+	cfg := DefaultConfig()
+	cfg.Enabled, cfg.Endpoint, cfg.SampleRatio, cfg.MaxQueue = true, stall.URL, 1, 8
+	tr, err := New(context.Background(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	start := time.Now()
+	for range n {
+		_, span := tr.Start(context.Background(), tr.Sample(nil), "r")
+		span.End()
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("ending %d spans took %v with the collector stalled", n, took)
+	}
+	if st := tr.Stats(); st.Dropped == 0 {
+		t.Fatalf("nothing dropped past max_queue 8 with the collector stalled: %+v", st)
+	}
+	close(release)
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := tr.Stats()
+	if st.Exported+st.Dropped != n || st.Failed != 0 || int(st.Exported) != len(rcv.Spans()) {
+		t.Fatalf("stats %+v, receiver has %d spans; want exported + dropped = %d", st, len(rcv.Spans()), n)
 	}
 }
