@@ -128,27 +128,34 @@ func (s *Server) walk(ctx context.Context, bucket, prefix, delimiter string, fn 
 	}
 }
 
-// removeVariants handles an ObjectRemoved event: unless the source is
-// back (uploaded again since), its stored variants are deleted. The
-// fresh HEAD also tells the existence cache that it is gone.
+// removeVariants handles a queued ObjectRemoved event (removeSource),
+// logging the outcome.
 func (s *Server) removeVariants(ctx context.Context, j eventJob) {
 	defer s.metrics.eventsProcessed.Inc()
-	m, err := s.heads.fetch(ctx, j.bucket, j.key)
-	if err != nil {
-		s.log.Warn("event: removed source: HEAD failed; variants kept", "bucket", j.bucket, "key", j.key, "err", err)
-		return
-	}
-	if m.Exists {
-		s.log.Info("event: removed source exists again; variants kept", "bucket", j.bucket, "key", j.key)
-		return
-	}
-	n, err := s.deleteVariants(ctx, j.bucket, j.key)
+	n, err := s.removeSource(ctx, j.bucket, j.key)
 	if err != nil {
 		s.log.Warn("event: deleting a removed source's variants failed", "bucket", j.bucket, "key", j.key,
 			"deleted", n, "err", err)
 		return
 	}
-	s.log.Debug("event: removed source's variants deleted", "bucket", j.bucket, "key", j.key, "deleted", n)
+	s.log.Debug("event: removed source handled", "bucket", j.bucket, "key", j.key, "deleted", n)
+}
+
+// removeSource is what an ObjectRemoved event of any origin (POST
+// /events/s3, SNS, a queue) does: unless the source is back (uploaded
+// again since), its stored variants are deleted. The fresh HEAD also tells
+// the existence cache that it is gone. It returns how many variants it
+// deleted; on an error some may be left (a retry finishes the job).
+func (s *Server) removeSource(ctx context.Context, bucket, key string) (int, error) {
+	m, err := s.heads.fetch(ctx, bucket, key)
+	if err != nil {
+		return 0, err
+	}
+	if m.Exists {
+		s.log.Info("event: removed source exists again; variants kept", "bucket", bucket, "key", key)
+		return 0, nil
+	}
+	return s.deleteVariants(ctx, bucket, key)
 }
 
 // deleteVariants removes every stored variant of bucket/key (each
