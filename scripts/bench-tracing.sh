@@ -9,10 +9,10 @@
 #  2. image path: /img/w300/ with the variant cache off (every request
 #     renders: HEAD, GET, probe, resize; bench/images-nocache.yaml),
 #     wrk -t2 -c2, off against 0.01 (the goal: unchanged within noise).
-#   usage: scripts/bench-tracing.sh [DURATION=10s] [ROUNDS=2]
+#   usage: scripts/bench-tracing.sh [DURATION=10s] [ROUNDS=2] [all|route|images]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dur=${1:-10s} rounds=${2:-2}
+dur=${1:-10s} rounds=${2:-2} part=${3:-all}
 source scripts/bench-setup.sh
 bench_setup wrk
 go build -o "$tmp/otlpsink" ./bench/otlpsink
@@ -53,6 +53,7 @@ for v in off r001 r1; do
 done
 source scripts/wrk-round.sh
 lua=bench/random-xff.lua
+if [ "$part" != images ]; then
 for v in off r001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
 for r in $(seq 1 "$rounds"); do
   for v in off r001 r1; do
@@ -64,6 +65,8 @@ for p in query geoip; do
   awk -v off="${sum[off $p]}" -v a="${sum[r001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
     printf "route %s mean req/s: tracing off %.0f, ratio 0.01 %.0f (%.3fx), ratio 1 %.0f (%.3fx)\n", p, off/r, a/r, a/off, b/r, b/off }'
 done
+fi
+[ "$part" = route ] && exit 0
 export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2
 for v in img-off img-r001; do
   u="http://127.0.0.1:${port[$v]}/img/w300/photos/sample.jpg"
