@@ -203,3 +203,24 @@ func TestQueueDropsAndCounts(t *testing.T) {
 		t.Fatalf("stats %+v, receiver has %d spans; want exported + dropped = %d", st, len(rcv.Spans()), n)
 	}
 }
+
+// BenchmarkSample is what tracing on costs a request that is not recorded:
+// the ratio's draw, or reading its traceparent.
+func BenchmarkSample(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Enabled, cfg.Endpoint = true, "http://127.0.0.1:1"
+	tr, err := New(context.Background(), cfg, "test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	for _, bc := range []struct{ name, tp string }{{"ratio", ""}, {"traceparent", traceparents[1]}} {
+		tp := []byte(bc.tp)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.Sample(tp)
+			}
+		})
+	}
+}
