@@ -107,7 +107,10 @@ func TestConsumerAgainstGoaws(t *testing.T) {
 	before := calls.Load()
 	send(s3Body("ObjectCreated:Put", "demo", "slow.jpg"))
 	waitFor(t, "the slow message in flight", 20*time.Second, func() bool { return calls.Load() == before+1 })
-	time.Sleep(5 * time.Second) // 2.5 visibility timeouts: redelivery would call the handler again
+	// Ten extensions every 0.5s: 2.5 visibility timeouts, after which an
+	// unextended message would have been delivered again.
+	extended := s.Calls("ChangeMessageVisibility")
+	waitFor(t, "ten visibility extensions", 20*time.Second, func() bool { return s.Calls("ChangeMessageVisibility") >= extended+10 })
 	if calls.Load() != before+1 {
 		t.Fatalf("slow message handled %d times while in flight, want once", calls.Load()-before)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,9 @@ type SQS struct {
 	// changes only the encoding (form and XML to and from JSON).
 	Endpoint string
 	goaws    string // goaws's own address, http://127.0.0.1:port
+
+	mu    sync.Mutex
+	calls map[string]int // by operation, through Endpoint
 }
 
 // NewSQS starts goaws on a free loopback port with the given queues,
@@ -76,7 +80,7 @@ func NewSQS(t testing.TB, visibility time.Duration, queues ...SQSQueue) *SQS {
 		t.Fatalf("testenv: start goaws: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	s := &SQS{goaws: "http://" + addr}
+	s := &SQS{goaws: "http://" + addr, calls: map[string]int{}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(s.goaws + "/health")
@@ -100,6 +104,14 @@ func NewSQS(t testing.TB, visibility time.Duration, queues ...SQSQueue) *SQS {
 	t.Cleanup(func() { srv.Close() })
 	s.Endpoint = "http://" + ln.Addr().String()
 	return s
+}
+
+// Calls is how many op calls (ChangeMessageVisibility, …) Endpoint has
+// passed to goaws so far. Safe for concurrent use.
+func (s *SQS) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
 }
 
 // QueueURL is the URL of a queue NewSQS created.
@@ -130,6 +142,9 @@ func (s *SQS) translate(w http.ResponseWriter, r *http.Request) {
 		sqsError(w, http.StatusBadRequest, "InvalidAction", "want a JSON-protocol SQS call")
 		return
 	}
+	s.mu.Lock()
+	s.calls[op]++
+	s.mu.Unlock()
 	form := url.Values{"Action": {op}, "Version": {"2012-11-05"}}
 	for k, v := range in {
 		switch v := v.(type) {
