@@ -182,6 +182,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		s.geodb.Close()
 		return nil, err
 	}
+	if err := s.openAccessLog(); err != nil {
+		s.clock.Stop()
+		s.signer.Close()
+		s.geodb.Close()
+		return nil, err
+	}
+	s.metrics.registerAccessLog(s.alog)
 	// Last: its batch processor runs a goroutine, and nothing after it fails.
 	if s.tracing, err = telemetry.New(ctx, cfg.Tracing, o.version); err != nil {
 		s.clock.Stop()
@@ -190,13 +197,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		return nil, err
 	}
 	s.registerTracingMetrics()
-	if err := s.openAccessLog(); err != nil {
-		s.clock.Stop()
-		s.signer.Close()
-		s.geodb.Close()
-		return nil, err
-	}
-	s.metrics.registerAccessLog(s.alog)
 	return s, nil
 }
 
