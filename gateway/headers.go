@@ -21,6 +21,7 @@ var (
 	hdrCFIPCountry  = []byte("Cf-Ipcountry")
 	hdrAccept       = []byte("Accept")
 	hdrTraceparent  = []byte("Traceparent")
+	hdrTracestate   = []byte("Tracestate")
 )
 
 // reqHeaders reads the request headers the route path needs in one pass
@@ -37,7 +38,7 @@ type reqHeaders struct {
 	src                                                 headerPeeker
 	xff, cfConnecting, cfViewerAddr, xRealIP            []byte
 	cfvCountry, cfvRegion, cfvCity, cfIPCountry, accept []byte
-	traceparent                                         []byte // W3C trace context, for telemetry
+	traceparent, tracestate                             []byte // W3C trace context, for telemetry
 	nxff                                                int
 	xffBuf                                              []byte // joined X-Forwarded-For lines; kept across requests
 }
@@ -115,6 +116,10 @@ func (r *reqHeaders) see(k, v []byte) {
 		if bytes.EqualFold(k, hdrTraceparent) {
 			r.traceparent = v
 		}
+	case len(hdrTracestate):
+		if bytes.EqualFold(k, hdrTracestate) {
+			r.tracestate = v
+		}
 	}
 }
 
@@ -156,6 +161,8 @@ func (r *reqHeaders) Peek(key string) []byte {
 		return r.accept
 	case "Traceparent":
 		return r.traceparent
+	case "Tracestate":
+		return r.tracestate
 	}
 	return r.src.Peek(key)
 }

@@ -74,6 +74,7 @@ func (s *Server) traceRouteOn(bg context.Context, sc *scratch, in *routeIn) rout
 	if !rs.dec.Sampled() {
 		return rs
 	}
+	rs.dec = rs.dec.WithTraceState(sc.hdrs.tracestate)
 	rs.start = time.Now()
 	if !in.noWait {
 		rs.ctx, rs.span = s.tracing.Start(bg, rs.dec, spanRoute, trace.WithSpanKind(trace.SpanKindServer))
@@ -140,6 +141,7 @@ func (s *Server) startImageSpan(bg context.Context, sc *scratch, peer netip.Addr
 	if !dec.Sampled() {
 		return bg, trace.SpanFromContext(bg)
 	}
+	dec = dec.WithTraceState(sc.hdrs.tracestate)
 	ctx, span := s.tracing.Start(bg, dec, spanImage, trace.WithSpanKind(trace.SpanKindServer))
 	span.SetAttributes(attribute.String("http.request.method", string(method)), attribute.String("http.route", spanImage))
 	return ctx, span

@@ -127,7 +127,8 @@ func TestTraceImageMiss(t *testing.T) {
 // fasthttp: its first request waits for the existence HEAD (the HEAD is
 // its child, and reaches S3 with its traceparent), the next is answered
 // from memory; an accepted traceparent parents it and decides its
-// sampling, one from a peer that is not trusted does neither.
+// sampling (its tracestate is carried on), one from a peer that is not
+// trusted does neither.
 func TestTraceRoute(t *testing.T) {
 	for _, loops := range []int{0, -1} {
 		name := map[int]string{0: "event loops", -1: "fasthttp"}[loops]
@@ -139,7 +140,7 @@ func TestTraceRoute(t *testing.T) {
 				c.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"}
 			})
 			for i := range 2 {
-				if resp, body := get(t, g.base+"/r/"+rel, "traceparent", tpSampled); resp.StatusCode != 302 {
+				if resp, body := get(t, g.base+"/r/"+rel, "traceparent", tpSampled, "tracestate", "vendor=a1"); resp.StatusCode != 302 {
 					t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, body)
 				}
 			}
@@ -148,7 +149,7 @@ func TestTraceRoute(t *testing.T) {
 			head := one(t, spans, spanHead)
 			for _, r := range routes {
 				if r.TraceID != incomingTrace || r.ParentID != incomingSpan || r.Attrs["http.response.status_code"] != "302" ||
-					r.Attrs["edgegate.rule"] != "assets" || r.Attrs["edgegate.region_source"] != "default" {
+					r.Attrs["edgegate.rule"] != "assets" || r.Attrs["edgegate.region_source"] != "default" || r.TraceState != "vendor=a1" {
 					t.Fatalf("route span not under the caller's or without its answer:\n%s", testotlp.Format(spans))
 				}
 			}

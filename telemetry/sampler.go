@@ -43,6 +43,21 @@ func (t *Tracing) Sample(traceparent []byte) Decision {
 	return d
 }
 
+// WithTraceState returns d with its accepted parent's tracestate header
+// value, which W3C trace context has a participant pass on unchanged (in
+// the span context, so the S3 calls' traceparent carries it too). A value
+// that does not parse is ignored, as TraceContext ignores it. For sampled
+// decisions only: it allocates.
+func (d Decision) WithTraceState(v []byte) Decision {
+	if !d.parent.IsValid() || len(v) == 0 {
+		return d
+	}
+	if ts, err := trace.ParseTraceState(string(v)); err == nil {
+		d.parent = d.parent.WithTraceState(ts)
+	}
+	return d
+}
+
 // Start starts a sampled request's span, the root of its part of the
 // trace: under the accepted remote parent, or in the new trace Sample drew.
 // ctx carries the request's other values (it must hold no span). It is

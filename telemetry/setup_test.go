@@ -114,8 +114,11 @@ func TestSampleAgreesWithProvider(t *testing.T) {
 		if !tc.want {
 			continue
 		}
-		_, span := tr.Start(context.Background(), d, "r")
+		_, span := tr.Start(context.Background(), d.WithTraceState([]byte("vendor=a1,other=b2")), "r")
 		sc := span.SpanContext()
+		if sc.TraceState().String() != "vendor=a1,other=b2" {
+			t.Fatalf("tracestate %q not carried", sc.TraceState())
+		}
 		if !span.IsRecording() || sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
 			t.Fatalf("the parent's trace was not continued: %v", sc)
 		}

@@ -35,6 +35,7 @@ type Span struct {
 	Attrs                     map[string]string // values formatted as text
 	Error                     bool              // status ERROR
 	Service                   string            // the resource's service.name
+	TraceState                string            // W3C tracestate
 	Start, End                time.Time
 }
 
@@ -118,7 +119,7 @@ func (r *Receiver) add(in *collectorpb.ExportTraceServiceRequest) {
 		for _, ss := range rs.GetScopeSpans() {
 			for _, s := range ss.GetSpans() {
 				sp := Span{TraceID: hex.EncodeToString(s.GetTraceId()), SpanID: hex.EncodeToString(s.GetSpanId()),
-					Name: s.GetName(), Kind: s.GetKind(), Attrs: map[string]string{}, Service: service,
+					Name: s.GetName(), Kind: s.GetKind(), Attrs: map[string]string{}, Service: service, TraceState: s.GetTraceState(),
 					Error: s.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR,
 					Start: time.Unix(0, int64(s.GetStartTimeUnixNano())), End: time.Unix(0, int64(s.GetEndTimeUnixNano()))}
 				if len(s.GetParentSpanId()) > 0 {
