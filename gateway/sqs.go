@@ -72,8 +72,9 @@ func (s *Server) stopSQS(ctx context.Context) <-chan struct{} {
 // handleSQS renders the uploads of one SQS message and stores their
 // variants; nil means the message may be deleted. Records for buckets the
 // rules do not name are dropped and counted
-// (edgegate_events_refused_total{reason="bucket"}), never rendered; other
-// events, variant keys (our own write-backs) and keys no events.eager
+// (edgegate_events_refused_total{reason="bucket"}), never rendered; a
+// removed source's stored variants are deleted (removeSource); other
+// events, variant keys (our own write-backs) and uploads no events.eager
 // pattern matches are done with nothing to do.
 func (s *Server) handleSQS(ctx context.Context, m queue.Message) error {
 	var buckets []string
@@ -87,7 +88,13 @@ func (s *Server) handleSQS(ctx context.Context, m queue.Message) error {
 			s.log.Warn("sqs: event for a bucket the rules do not name; dropped", "bucket", truncate(r.Bucket, 64))
 			continue
 		}
-		if !r.Created || validKey(r.Key) != nil || s.isVariantKey(r.Key) || !s.eager(r.Key) {
+		if !(r.Created || r.Removed) || validKey(r.Key) != nil || s.isVariantKey(r.Key) || (r.Created && !s.eager(r.Key)) {
+			continue
+		}
+		if r.Removed {
+			if _, err := s.removeSource(ctx, r.Bucket, r.Key); err != nil {
+				errs = append(errs, fmt.Errorf("gateway: event %s/%s removed: %w", r.Bucket, r.Key, err))
+			}
 			continue
 		}
 		if err := s.renderUpload(ctx, eventJob{bucket: r.Bucket, key: r.Key}); err != nil {

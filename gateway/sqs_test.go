@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -280,5 +281,35 @@ func TestSQSConfigValidated(t *testing.T) {
 				t.Fatalf("err %v, want one with %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A removed source (ObjectRemoved through the queue, as versitygw names
+// events: "s3:ObjectRemoved:Delete") has its stored variants deleted
+// before the message is; an upload named "s3:ObjectCreated:Put" renders.
+func TestSQSRemovedSourceDeletesVariants(t *testing.T) {
+	r := newSQSRig(t, 2*time.Second)
+	g := startGateway(t, demoRules(t), withImages(), r.withSQS, func(c *Config) { c.Events.Eager = []string{"global/uploads/removed/**"} })
+	key := uniqueDir("global/uploads/removed") + "photo.jpg"
+	uploadJPEG(t, key)
+	r.send(strings.Replace(s3Notification(demo.Bucket, key), `"ObjectCreated:Put"`, `"s3:ObjectCreated:Put"`, 1))
+	waitFor(t, 30*time.Second, "the upload done", func() bool { return sqsOutcome(g, queue.OutcomeDone) == 1 })
+	for _, v := range variantsOf(key) {
+		if !stored(t, v) {
+			t.Fatalf("variant %q not stored", v)
+		}
+	}
+	if _, err := demo.Client(testenv.S3(t)).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(demo.Bucket), Key: &key}); err != nil {
+		t.Fatal(err)
+	}
+	r.send(strings.Replace(s3Notification(demo.Bucket, key), `"ObjectCreated:Put"`, `"s3:ObjectRemoved:Delete"`, 1))
+	waitFor(t, 30*time.Second, "the removal done", func() bool { return sqsOutcome(g, queue.OutcomeDone) == 2 })
+	for _, v := range variantsOf(key) {
+		if stored(t, v) {
+			t.Errorf("variant %q of a removed source still stored", v)
+		}
+	}
+	if n := r.messages("uploads"); n != 0 {
+		t.Fatalf("%d messages left, want 0", n)
 	}
 }

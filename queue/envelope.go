@@ -40,6 +40,8 @@ type Record struct {
 	Event string
 	// Created is true for uploads (ObjectCreated:*, Object Created).
 	Created bool
+	// Removed is true for deletes (ObjectRemoved:*, Object Deleted).
+	Removed bool
 	Bucket  string
 	// Key is the object key decoded: S3 notifications form-encode it
 	// ("+" for a space, %XX for other bytes); EventBridge sends it as is.
@@ -124,7 +126,7 @@ func decode(body []byte, depth int) (Message, error) {
 			return Message{}, errors.New("queue: EventBridge event without detail.bucket.name and detail.object.key")
 		}
 		return Message{Kind: KindEventBridge, Records: []Record{{
-			Event: e.DetailType, Created: e.DetailType == "Object Created",
+			Event: e.DetailType, Created: e.DetailType == "Object Created", Removed: e.DetailType == "Object Deleted",
 			Bucket: e.Detail.Bucket.Name, Key: e.Detail.Object.Key, ETag: e.Detail.Object.ETag,
 		}}}, nil
 	case e.Records != nil:
@@ -137,8 +139,9 @@ func decode(body []byte, depth int) (Message, error) {
 			if err != nil {
 				return Message{}, fmt.Errorf("queue: record %d: key %q: %w", i, r.S3.Object.Key, err)
 			}
+			name := strings.TrimPrefix(r.EventName, "s3:") // as S3-compatible servers (versitygw) name them
 			m.Records = append(m.Records, Record{
-				Event: r.EventName, Created: strings.HasPrefix(r.EventName, "ObjectCreated:"),
+				Event: r.EventName, Created: strings.HasPrefix(name, "ObjectCreated:"), Removed: strings.HasPrefix(name, "ObjectRemoved:"),
 				Bucket: r.S3.Bucket.Name, Key: key, ETag: r.S3.Object.ETag,
 			})
 		}

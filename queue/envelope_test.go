@@ -86,22 +86,26 @@ func TestDecodeEnvelopes(t *testing.T) {
 		kind    Kind
 		records int
 		created bool
+		removed bool
 		err     bool
 	}{
-		{"test event", testEvent, KindTestEvent, 0, false, false},
-		{"test event in sns", snsBody(testEvent), KindSNS, 0, false, false},
-		{"removed", s3Body("ObjectRemoved:Delete", "demo", "a.jpg"), KindS3, 1, false, false},
-		{"eventbridge deleted", ebBody("Object Deleted", "demo", "a.jpg"), KindEventBridge, 1, false, false},
+		{"test event", testEvent, KindTestEvent, 0, false, false, false},
+		{"test event in sns", snsBody(testEvent), KindSNS, 0, false, false, false},
+		{"removed", s3Body("ObjectRemoved:Delete", "demo", "a.jpg"), KindS3, 1, false, true, false},
+		{"s3-prefixed names", s3Body("s3:ObjectCreated:Put", "demo", "a.jpg"), KindS3, 1, true, false, false},
+		{"s3-prefixed removed", s3Body("s3:ObjectRemoved:Delete", "demo", "a.jpg"), KindS3, 1, false, true, false},
+		{"restored", s3Body("ObjectRestore:Completed", "demo", "a.jpg"), KindS3, 1, false, false, false},
+		{"eventbridge deleted", ebBody("Object Deleted", "demo", "a.jpg"), KindEventBridge, 1, false, true, false},
 		{"two records", `{"Records":[` + strings.TrimSuffix(strings.TrimPrefix(s3Body("ObjectCreated:Put", "demo", "a.jpg"), `{"Records":[`), `]}`) +
-			"," + strings.TrimSuffix(strings.TrimPrefix(s3Body("ObjectCreated:Copy", "demo", "b.jpg"), `{"Records":[`), `]}`) + `]}`, KindS3, 2, true, false},
-		{"empty records", `{"Records":[]}`, KindS3, 0, false, false},
-		{"not json", `hello`, 0, 0, false, true},
-		{"unknown", `{"hello":"world"}`, 0, 0, false, true},
-		{"bad escape", s3Body("ObjectCreated:Put", "demo", "a%zz.jpg"), 0, 0, false, true},
-		{"no key", s3Body("ObjectCreated:Put", "demo", ""), 0, 0, false, true},
-		{"eventbridge no detail", `{"detail-type":"Object Created","source":"aws.s3"}`, 0, 0, false, true},
-		{"sns not json inside", snsBody("hello"), 0, 0, false, true},
-		{"sns in sns", snsBody(snsBody(testEvent)), 0, 0, false, true},
+			"," + strings.TrimSuffix(strings.TrimPrefix(s3Body("ObjectCreated:Copy", "demo", "b.jpg"), `{"Records":[`), `]}`) + `]}`, KindS3, 2, true, false, false},
+		{"empty records", `{"Records":[]}`, KindS3, 0, false, false, false},
+		{"not json", `hello`, 0, 0, false, false, true},
+		{"unknown", `{"hello":"world"}`, 0, 0, false, false, true},
+		{"bad escape", s3Body("ObjectCreated:Put", "demo", "a%zz.jpg"), 0, 0, false, false, true},
+		{"no key", s3Body("ObjectCreated:Put", "demo", ""), 0, 0, false, false, true},
+		{"eventbridge no detail", `{"detail-type":"Object Created","source":"aws.s3"}`, 0, 0, false, false, true},
+		{"sns not json inside", snsBody("hello"), 0, 0, false, false, true},
+		{"sns in sns", snsBody(snsBody(testEvent)), 0, 0, false, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,8 +120,8 @@ func TestDecodeEnvelopes(t *testing.T) {
 				t.Fatalf("kind %v with %d records; want %v with %d", m.Kind, len(m.Records), c.kind, c.records)
 			}
 			for _, r := range m.Records {
-				if r.Created != c.created {
-					t.Fatalf("record %+v: created %v, want %v", r, r.Created, c.created)
+				if r.Created != c.created || r.Removed != c.removed {
+					t.Fatalf("record %+v: created %v removed %v, want %v and %v", r, r.Created, r.Removed, c.created, c.removed)
 				}
 			}
 		})
