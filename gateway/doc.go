@@ -22,9 +22,9 @@
 //	imagesource.go image sources: refused from HEAD or a probe of the first bytes, refusals
 //	              remembered per ETag, one download shared by concurrent variants, a byte budget
 //	events.go     upload events: POST /events/s3 and the eager-render workers
-//	sqs.go        upload events from SQS queues (package queue): consumers, renders that report
 //	sns.go        POST /events/sns: an SNS topic's HTTPS subscription (package snsverify)
 //	gc.go         stored variants: a removed source's deleted, gc of orphaned and stale ones
+//	sqs.go        upload events from SQS queues (package queue): consumers, renders that report
 //	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
 //	admin.go      the admin listener's handlers
 //	readiness.go  /readyz: background S3 checks, not ready after readiness.failures in a row
