@@ -25,6 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 git worktree add --detach "$tmp/before-src" "$rev" >/dev/null 2>&1
+# The before server reads its own revision's config (a newer one may hold
+# fields it does not know); its relative paths reach this tree's .data.
+ln -s "$PWD/.data" "$tmp/before-src/.data"
 (cd "$tmp/before-src" && go build -o "$tmp/before" ./cmd/edgegate)
 go build -o "$tmp/after" ./cmd/edgegate
 go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
@@ -33,13 +36,13 @@ if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
   pids+=("$(cat "$tmp/vgw.pid")")
 fi
 "$tmp/edgegate-demo" seed --endpoint http://127.0.0.1:7070 >/dev/null
-"$tmp/before" serve --config examples/edgegate.yaml --listen 127.0.0.1:18180 --admin-listen 127.0.0.1:19180 --log-level warn &
+"$tmp/before" serve --config "$tmp/before-src/examples/edgegate.yaml" --listen 127.0.0.1:18180 --admin-listen 127.0.0.1:19180 --log-level warn &
 pids+=($!)
 "$tmp/after" serve --config examples/edgegate.yaml --listen 127.0.0.1:18181 --admin-listen 127.0.0.1:19181 --log-level warn &
 pids+=($!)
 export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2 # as scripts/run.sh
 if [[ " $paths " == *" resize "* ]]; then
-  "$tmp/before" serve --config bench/images-nocache.yaml --listen 127.0.0.1:18182 --admin-listen 127.0.0.1:19182 &
+  "$tmp/before" serve --config "$tmp/before-src/bench/images-nocache.yaml" --listen 127.0.0.1:18182 --admin-listen 127.0.0.1:19182 &
   pids+=($!)
   "$tmp/after" serve --config bench/images-nocache.yaml --listen 127.0.0.1:18183 --admin-listen 127.0.0.1:19183 &
   pids+=($!)
