@@ -17,6 +17,7 @@ import (
 	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/queue"
 	"github.com/edgegate/edgegate/resize"
+	"github.com/edgegate/edgegate/store"
 )
 
 // EventsConfig configures eager rendering from S3 upload events
@@ -245,38 +246,58 @@ func (s *Server) renderEager(ctx context.Context, j eventJob) {
 		s.log.Warn("event: source not readable", "bucket", j.bucket, "key", j.key, "err", err)
 		return
 	}
+	for _, ev := range s.eagerVariants(j, m) {
+		start := time.Now()
+		_, _, err := s.variants.GetOrLoad(ctx, ev.vk, func(lctx context.Context) (*variant, time.Duration, error) {
+			return s.renderVariant(lctx, ev.vk, ev.ir, m, true)
+		})
+		if err != nil {
+			s.log.Warn("event: render failed", "key", j.key, "preset", ev.preset, "format", ev.format, "err", err)
+			continue
+		}
+		s.log.Debug("event: rendered", "key", j.key, "preset", ev.preset, "format", ev.format, "took", time.Since(start))
+	}
+}
+
+// eagerVariant is one of the variants an upload is rendered to.
+type eagerVariant struct {
+	preset, format string // format: "original" (the source's own) or a format name
+	ir             imageRequest
+	vk             variantKey
+}
+
+// eagerVariants lists what an upload of j (source m) is rendered to:
+// events.presets (default: every preset, sorted) × events.formats
+// (default: the source's own format), for POST /events/s3, SNS and SQS
+// alike.
+func (s *Server) eagerVariants(j eventJob, m store.Meta) []eagerVariant {
 	srcFormat, srcKnown := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
 	presets := s.cfg.Events.Presets
 	if len(presets) == 0 {
 		for name := range s.images.Config().Presets {
 			presets = append(presets, name)
 		}
+		slices.Sort(presets)
 	}
 	formats := s.cfg.Events.Formats
 	if len(formats) == 0 {
 		formats = []string{"original"}
 	}
+	out := make([]eagerVariant, 0, len(presets)*len(formats))
 	for _, name := range presets {
 		tr, _ := s.images.Preset(name)
 		for _, fs := range formats {
-			ir := imageRequest{spec: name, tr: tr, key: j.key}
-			vk := variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: name}
+			ev := eagerVariant{preset: name, format: fs, ir: imageRequest{spec: name, tr: tr, key: j.key},
+				vk: variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: name}}
 			if fs != "original" {
-				ir.explicit = fs
-				vk.format, _ = resize.ParseFormat(fs)
-				vk.formatKnown = true
+				ev.ir.explicit = fs
+				ev.vk.format, _ = resize.ParseFormat(fs)
+				ev.vk.formatKnown = true
 			} else if srcKnown && (srcFormat == resize.JPEG || srcFormat == resize.PNG) {
-				vk.format, vk.formatKnown = srcFormat, true
+				ev.vk.format, ev.vk.formatKnown = srcFormat, true
 			}
-			start := time.Now()
-			_, _, err := s.variants.GetOrLoad(ctx, vk, func(lctx context.Context) (*variant, time.Duration, error) {
-				return s.renderVariant(lctx, vk, ir, m, true)
-			})
-			if err != nil {
-				s.log.Warn("event: render failed", "key", j.key, "preset", name, "format", fs, "err", err)
-				continue
-			}
-			s.log.Debug("event: rendered", "key", j.key, "preset", name, "format", fs, "took", time.Since(start))
+			out = append(out, ev)
 		}
 	}
+	return out
 }

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/edgegate/edgegate/queue"
-	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
 )
 
@@ -120,34 +118,10 @@ func (s *Server) renderUpload(ctx context.Context, j eventJob) error {
 		s.log.Info("event: source gone; nothing to render", "bucket", j.bucket, "key", j.key)
 		return nil
 	}
-	srcFormat, srcKnown := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
-	presets := s.cfg.Events.Presets
-	if len(presets) == 0 {
-		for name := range s.images.Config().Presets {
-			presets = append(presets, name)
-		}
-		slices.Sort(presets)
-	}
-	formats := s.cfg.Events.Formats
-	if len(formats) == 0 {
-		formats = []string{"original"}
-	}
 	var errs []error
-	for _, name := range presets {
-		tr, _ := s.images.Preset(name)
-		for _, fs := range formats {
-			ir := imageRequest{spec: name, tr: tr, key: j.key}
-			vk := variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: name}
-			if fs != "original" {
-				ir.explicit = fs
-				vk.format, _ = resize.ParseFormat(fs)
-				vk.formatKnown = true
-			} else if srcKnown && (srcFormat == resize.JPEG || srcFormat == resize.PNG) {
-				vk.format, vk.formatKnown = srcFormat, true
-			}
-			if err := s.storeVariant(ctx, vk, ir, m); err != nil {
-				errs = append(errs, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, name, fs, err))
-			}
+	for _, ev := range s.eagerVariants(j, m) {
+		if err := s.storeVariant(ctx, ev.vk, ev.ir, m); err != nil {
+			errs = append(errs, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, ev.preset, ev.format, err))
 		}
 	}
 	return errors.Join(errs...)
