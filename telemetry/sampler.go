@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -36,8 +37,15 @@ func (t *Tracing) Sample(traceparent []byte) Decision {
 			return Decision{parent: sc, sampled: sc.IsSampled()}
 		}
 	}
+	// The SDK's ratio sampler keeps a trace whose id's last 8 bytes,
+	// shifted right once, are under its bound: draw those first and drop
+	// most requests without the rest of an id or a call into the SDK.
+	lo := rand.Uint64()
+	if lo>>1 >= t.bound {
+		return Decision{}
+	}
 	var d Decision
-	d.traceID = newTraceID()
+	d.traceID = newTraceIDEndingIn(lo)
 	r := t.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: d.traceID})
 	d.sampled = r.Decision == sdktrace.RecordAndSample
 	return d
@@ -97,6 +105,30 @@ func newTraceID() trace.TraceID {
 		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
 	}
 	return tid
+}
+
+// newTraceIDEndingIn returns a random valid trace id whose last 8 bytes
+// are lo (big-endian, as the ratio sampler reads them).
+func newTraceIDEndingIn(lo uint64) trace.TraceID {
+	var tid trace.TraceID
+	binary.BigEndian.PutUint64(tid[8:], lo)
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+	}
+	return tid
+}
+
+// ratioBound is the SDK ratio sampler's bound for ratio: a trace is kept
+// when its id's last 8 bytes, big-endian, shifted right once, are below it
+// (sdktrace.TraceIDRatioBased; every trace at 1 and above).
+func ratioBound(ratio float64) uint64 {
+	switch {
+	case ratio >= 1:
+		return math.MaxUint64
+	case ratio <= 0:
+		return 0
+	}
+	return uint64(ratio * (1 << 63))
 }
 
 func newSpanID() trace.SpanID {

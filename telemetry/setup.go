@@ -21,6 +21,7 @@ type Tracing struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
 	root   sdktrace.Sampler // the ratio sampler new traces are decided by
+	bound  uint64           // root's bound (ratioBound): Sample drops below it without root
 	accept string
 	queue  *queue
 }
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg Config, version string) (*Tracing, error) {
 		sdktrace.WithSpanProcessor(q),
 		sdktrace.WithResource(res),
 	)
-	return &Tracing{tp: tp, tracer: tp.Tracer(scope), root: root, accept: cfg.AcceptTraceparent, queue: q}, nil
+	return &Tracing{tp: tp, tracer: tp.Tracer(scope), root: root, bound: ratioBound(cfg.SampleRatio), accept: cfg.AcceptTraceparent, queue: q}, nil
 }
 
 // AcceptFrom says whether a request's traceparent parents its span, given

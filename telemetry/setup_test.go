@@ -3,11 +3,14 @@ package telemetry
 import (
 	"context"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edgegate/edgegate/internal/testotlp"
@@ -225,5 +228,28 @@ func BenchmarkSample(b *testing.B) {
 				tr.Sample(tp)
 			}
 		})
+	}
+}
+
+// Sample's early drop uses the SDK ratio sampler's own rule: for every
+// ratio, a trace id it drops early is one the SDK sampler drops, and one it
+// keeps the SDK keeps (edges: 0, tiny, 1 and above).
+func TestRatioBoundAgreesWithSDK(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, ratio := range []float64{0, 1e-9, 0.01, 0.25, 0.5, 0.999999, 1, 2} {
+		root, bound := sdktrace.TraceIDRatioBased(ratio), ratioBound(ratio)
+		edges := []uint64{0, 1, bound<<1 - 2, bound<<1 - 1, bound << 1, bound<<1 + 1, math.MaxUint64}
+		for i := range 20000 + len(edges) {
+			lo := r.Uint64()
+			if i < len(edges) {
+				lo = edges[i]
+			}
+			early := lo>>1 < bound
+			sdk := root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(),
+				TraceID: newTraceIDEndingIn(lo)}).Decision == sdktrace.RecordAndSample
+			if early != sdk {
+				t.Fatalf("ratio %v, low half %#x: early %v, SDK %v", ratio, lo, early, sdk)
+			}
+		}
 	}
 }
