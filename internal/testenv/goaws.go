@@ -1,23 +1,19 @@
 package testenv
 
 import (
-	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgegate/edgegate/internal/demo"
+	"github.com/edgegate/edgegate/internal/sqsproxy"
 )
 
 // SQSQueue is a queue NewSQS creates; with DeadLetter set (a queue listed
@@ -35,13 +31,12 @@ type SQS struct {
 	// Endpoint speaks SQS's JSON protocol (what aws-sdk-go-v2 sends):
 	// goaws v0.4.5, the newest the module proxy serves, speaks only the
 	// older query protocol, so Endpoint is a translating proxy in the
-	// test process in front of it that passes each call through and
-	// changes only the encoding (form and XML to and from JSON).
+	// test process in front of it (package internal/sqsproxy) that
+	// passes each call through and changes only the encoding (form and
+	// XML to and from JSON).
 	Endpoint string
 	goaws    string // goaws's own address, http://127.0.0.1:port
-
-	mu    sync.Mutex
-	calls map[string]int // by operation, through Endpoint
+	proxy    *sqsproxy.Proxy
 }
 
 // NewSQS starts goaws on a free loopback port with the given queues,
@@ -80,7 +75,7 @@ func NewSQS(t testing.TB, visibility time.Duration, queues ...SQSQueue) *SQS {
 		t.Fatalf("testenv: start goaws: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	s := &SQS{goaws: "http://" + addr, calls: map[string]int{}}
+	s := &SQS{goaws: "http://" + addr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(s.goaws + "/health")
@@ -99,7 +94,8 @@ func NewSQS(t testing.TB, visibility time.Duration, queues ...SQSQueue) *SQS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(s.translate), ReadHeaderTimeout: 10 * time.Second}
+	s.proxy = sqsproxy.New(s.goaws, nil)
+	srv := &http.Server{Handler: s.proxy, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	s.Endpoint = "http://" + ln.Addr().String()
@@ -108,11 +104,7 @@ func NewSQS(t testing.TB, visibility time.Duration, queues ...SQSQueue) *SQS {
 
 // Calls is how many op calls (ChangeMessageVisibility, …) Endpoint has
 // passed to goaws so far. Safe for concurrent use.
-func (s *SQS) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
-}
+func (s *SQS) Calls(op string) int { return s.proxy.Calls(op) }
 
 // QueueURL is the URL of a queue NewSQS created.
 func (s *SQS) QueueURL(name string) string { return s.goaws + "/100010001000/" + name }
@@ -131,110 +123,4 @@ func goawsPath() (string, error) {
 		return "", fmt.Errorf("goaws not found in PATH or %s (scripts/deps.sh installs it)", gobin)
 	}
 	return bin, nil
-}
-
-// translate serves one JSON-protocol call (X-Amz-Target: AmazonSQS.Op)
-// by making the same call to goaws in the query protocol.
-func (s *SQS) translate(w http.ResponseWriter, r *http.Request) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
-	var in map[string]any
-	if !ok || json.NewDecoder(r.Body).Decode(&in) != nil {
-		sqsError(w, http.StatusBadRequest, "InvalidAction", "want a JSON-protocol SQS call")
-		return
-	}
-	s.mu.Lock()
-	s.calls[op]++
-	s.mu.Unlock()
-	form := url.Values{"Action": {op}, "Version": {"2012-11-05"}}
-	for k, v := range in {
-		switch v := v.(type) {
-		case string:
-			form.Set(k, v)
-		case float64:
-			form.Set(k, strconv.FormatInt(int64(v), 10))
-		case []any: // AttributeNames, MessageSystemAttributeNames
-			name := strings.TrimSuffix(k, "s")
-			if k == "MessageSystemAttributeNames" {
-				name = "AttributeName"
-			}
-			for i, e := range v {
-				form.Set(name+"."+strconv.Itoa(i+1), fmt.Sprint(e))
-			}
-		}
-	}
-	req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, s.goaws+"/", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		sqsError(w, http.StatusBadGateway, "ServiceUnavailable", err.Error())
-		return
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Code    string `xml:"Error>Code"`
-			Message string `xml:"Error>Message"`
-		}
-		xml.Unmarshal(body, &e)
-		sqsError(w, resp.StatusCode, e.Code, e.Message)
-		return
-	}
-	var out any
-	switch op {
-	case "ReceiveMessage":
-		var x struct {
-			Messages []struct {
-				MessageId, ReceiptHandle, MD5OfBody, Body string
-				Attribute                                 []struct{ Name, Value string }
-			} `xml:"ReceiveMessageResult>Message"`
-		}
-		xml.Unmarshal(body, &x)
-		msgs := []map[string]any{}
-		for _, m := range x.Messages {
-			attrs := map[string]string{}
-			for _, a := range m.Attribute {
-				attrs[a.Name] = a.Value
-			}
-			msgs = append(msgs, map[string]any{"MessageId": m.MessageId, "ReceiptHandle": m.ReceiptHandle,
-				"MD5OfBody": m.MD5OfBody, "Body": m.Body, "Attributes": attrs})
-		}
-		out = map[string]any{"Messages": msgs}
-	case "GetQueueAttributes":
-		var x struct {
-			Attribute []struct{ Name, Value string } `xml:"GetQueueAttributesResult>Attribute"`
-		}
-		xml.Unmarshal(body, &x)
-		attrs := map[string]string{}
-		for _, a := range x.Attribute {
-			attrs[a.Name] = a.Value
-		}
-		out = map[string]any{"Attributes": attrs}
-	case "SendMessage":
-		var x struct {
-			MessageId        string `xml:"SendMessageResult>MessageId"`
-			MD5OfMessageBody string `xml:"SendMessageResult>MD5OfMessageBody"`
-		}
-		xml.Unmarshal(body, &x)
-		out = map[string]string{"MessageId": x.MessageId, "MD5OfMessageBody": x.MD5OfMessageBody}
-	case "GetQueueUrl":
-		var x struct {
-			QueueUrl string `xml:"GetQueueUrlResult>QueueUrl"`
-		}
-		xml.Unmarshal(body, &x)
-		out = map[string]string{"QueueUrl": x.QueueUrl}
-	default: // DeleteMessage, ChangeMessageVisibility, PurgeQueue: no output
-		out = map[string]any{}
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	json.NewEncoder(w).Encode(out)
-}
-
-func sqsError(w http.ResponseWriter, status int, code, msg string) {
-	if code == "" {
-		code = "InternalError"
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.sqs#" + code, "message": msg})
 }
