@@ -1,16 +1,12 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/geo"
@@ -168,26 +164,22 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads path strictly (unknown fields are errors, reported with
-// their line), applies environment overrides for secrets, resolves the
-// rules path against the config file's directory, and validates.
+// LoadConfig reads path strictly over the defaults (every unknown field,
+// duplicate key and badly typed value is reported at once, each with its
+// line and column), applies the EDGEGATE_ environment variables over it
+// and resolves the file's relative paths against its directory; see
+// LoadConfigFrom. It does not validate: call Validate (or
+// ConfigSource.Validate for positions).
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	cfg, err := ParseConfig(path, data)
+	cfg, _, err := LoadConfigFrom(path, false, os.Environ())
 	if err != nil {
 		return Config{}, err
 	}
-	cfg.S3.ApplyEnv(os.Getenv)
-	cfg.Images.ApplyEnv(os.LookupEnv)
-	if v := os.Getenv("EDGEGATE_EVENTS_TOKEN"); v != "" {
-		cfg.Events.Token = v
-	}
-	if v := os.Getenv("EDGEGATE_ADMIN_TOKEN"); v != "" {
-		cfg.Admin.Token = v
-	}
+	return cfg, nil
+}
+
+// resolvePaths makes the file's relative paths relative to its directory.
+func (cfg *Config) resolvePaths(path string) {
 	if cfg.Rules != "" && !filepath.IsAbs(cfg.Rules) {
 		cfg.Rules = filepath.Join(filepath.Dir(path), cfg.Rules)
 	}
@@ -205,16 +197,16 @@ func LoadConfig(path string) (Config, error) {
 			cfg.Geo.Databases[i] = filepath.Join(filepath.Dir(path), db)
 		}
 	}
-	return cfg, nil
 }
 
-// ParseConfig decodes data strictly over the defaults. name prefixes errors.
+// ParseConfig decodes data strictly over the defaults. name prefixes
+// errors. The error is a *ConfigError listing every unknown field (with
+// the closest known one), duplicate key and badly typed value, each at
+// name:line:col; the Config returned with it holds what could be decoded.
 func ParseConfig(name string, data []byte) (Config, error) {
-	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+	cfg, _, problems := parseConfig(name, data)
+	if len(problems) > 0 {
+		return cfg, &ConfigError{Problems: sortConfigProblems(problems)}
 	}
 	return cfg, nil
 }

@@ -27,7 +27,7 @@ func TestConfigFieldBounds(t *testing.T) {
 		{"max_unsent_bytes 0", "max_unsent_bytes: 0", "max_unsent_bytes", nil},
 		{"event_loops off", "event_loops: -1", "", func(c Config) bool { return c.EventLoops == -1 }},
 		{"event_loops below -1", "event_loops: -2", "event_loops", nil},
-		{"unknown field", "max_unsent: 4096", "field max_unsent not found", nil},
+		{"unknown field", "max_unsent: 4096", `max_unsent: unknown field (did you mean "max_unsent_bytes"?)`, nil},
 		{"exists.stale_if_error default", "", "", func(c Config) bool { return c.Exists.StaleIfError == time.Hour }},
 		{"exists.stale_if_error off", "exists: {stale_if_error: 0s}", "", func(c Config) bool { return c.Exists.StaleIfError == 0 }},
 		{"exists.stale_if_error negative", "exists: {stale_if_error: -1s}", "exists.stale_if_error", nil},

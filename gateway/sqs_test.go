@@ -266,7 +266,7 @@ func TestSQSConfigValidated(t *testing.T) {
 		{"max messages", "events:\n  sqs:\n    - url: https://sqs.eu-west-1.amazonaws.com/1/a\n      max_messages: 20\n", "events.sqs[0]: max_messages"},
 		{"extend", "events:\n  sqs:\n    - url: https://sqs.eu-west-1.amazonaws.com/1/a\n      visibility_timeout: 10s\n      extend_interval: 10s\n", "events.sqs[0]: extend_interval"},
 		{"same name", "events:\n  sqs:\n    - url: https://sqs.eu-west-1.amazonaws.com/1/a\n    - url: https://sqs.eu-west-2.amazonaws.com/1/a\n", "events.sqs[1]: name \"a\" used twice"},
-		{"unknown field", "events:\n  sqs:\n    - url: https://sqs.eu-west-1.amazonaws.com/1/a\n      wait: 1s\n", "field wait not found"},
+		{"unknown field", "events:\n  sqs:\n    - url: https://sqs.eu-west-1.amazonaws.com/1/a\n      wait: 1s\n", `events.sqs[0].wait: unknown field (did you mean "wait_time"?)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

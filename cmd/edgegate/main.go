@@ -100,26 +100,8 @@ func parseFlags(name string, args []string, stderr io.Writer) (*commonFlags, err
 }
 
 func loadConfig(f *commonFlags) (gateway.Config, error) {
-	cfg, err := gateway.LoadConfig(f.config)
-	if err != nil {
-		return cfg, err
-	}
-	if f.rules != "" {
-		cfg.Rules = f.rules
-	}
-	if f.listen != "" {
-		cfg.Listen = f.listen
-	}
-	if f.adminListen != "" {
-		cfg.AdminListen = f.adminListen
-	}
-	if f.logFormat != "" {
-		cfg.Log.Format = f.logFormat
-	}
-	if f.logLevel != "" {
-		cfg.Log.Level = f.logLevel
-	}
-	return cfg, cfg.Validate()
+	cfg, _, err := loadConfigFile(f)
+	return cfg, err
 }
 
 func newLogger(c gateway.LogConfig, w io.Writer) *slog.Logger {
@@ -210,22 +192,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	cfg, err := loadConfig(f)
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return 1
-	}
-	r, err := gateway.Check(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
-	}
-	fmt.Fprintf(stdout, "%s: ok (rules %s: %d regions, %d routes, hash %s; %d GeoIP databases)\n",
-		f.config, r.Rules, r.Regions, r.Routes, r.Hash, r.Databases)
-	return 0
+	return checkFiles(f, stdout, stderr)
 }
 
 type headerList []string

@@ -74,7 +74,7 @@ func TestCheckInvalidConfig(t *testing.T) {
 	if code := run([]string{"check", "--config", cfg}, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	if !strings.Contains(errb.String(), "line 2") || !strings.Contains(errb.String(), "listen_port") {
+	if !strings.Contains(errb.String(), "edgegate.yaml:2:1: listen_port: unknown field") {
 		t.Fatalf("stderr %q lacks the line and the unknown field", errb.String())
 	}
 }
