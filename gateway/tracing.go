@@ -91,19 +91,24 @@ func (rs *routeSpan) context(bg context.Context) context.Context {
 }
 
 // endRouteSpan ends a sampled /r/ request's span (making it first when
-// the answer came from memory) with the decision and the answer.
+// the answer came from memory) with the decision and the answer. The
+// attributes go in with one call (at Start when the span is made here):
+// each SetAttributes call grows the span's slice again and allocates its
+// own argument, which was most of a sampled request's garbage.
 func (s *Server) endRouteSpan(rs *routeSpan, in *routeIn, d *Decision, out *routeOut) {
+	attrs := make([]attribute.KeyValue, 0, 7)
+	attrs = append(attrs, attribute.String("http.request.method", string(in.method)), attribute.String("http.route", spanRoute))
+	attrs = appendDecision(attrs, d)
+	attrs = append(attrs, attribute.Int("http.response.status_code", out.status))
 	span := rs.span
 	if span == nil {
 		_, span = s.tracing.Start(context.Background(), rs.dec, spanRoute,
-			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(rs.start))
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(rs.start), trace.WithAttributes(attrs...))
+	} else {
+		span.SetAttributes(attrs...)
 	}
-	span.SetAttributes(attribute.String("http.request.method", string(in.method)), attribute.String("http.route", spanRoute))
-	setDecision(span, d)
-	status := out.status
-	span.SetAttributes(attribute.Int("http.response.status_code", status))
 	if out.err != nil {
-		failStatus(span, status, out.err)
+		failStatus(span, out.status, out.err)
 	}
 	span.End()
 }
@@ -113,12 +118,22 @@ func setDecision(span trace.Span, d *Decision) {
 	if !span.IsRecording() {
 		return
 	}
+	var buf [4]attribute.KeyValue
+	if a := appendDecision(buf[:0], d); len(a) > 0 {
+		span.SetAttributes(a...)
+	}
+}
+
+// appendDecision appends what decide chose, as far as it got: region and
+// its source, rule and bucket.
+func appendDecision(attrs []attribute.KeyValue, d *Decision) []attribute.KeyValue {
 	if d.Region != nil {
-		span.SetAttributes(attribute.String("edgegate.region", d.Region.Name), attribute.String("edgegate.region_source", d.RegionSource))
+		attrs = append(attrs, attribute.String("edgegate.region", d.Region.Name), attribute.String("edgegate.region_source", d.RegionSource))
 	}
 	if d.Route != nil {
-		span.SetAttributes(attribute.String("edgegate.rule", d.Route.Name), attribute.String("aws.s3.bucket", d.Bucket))
+		attrs = append(attrs, attribute.String("edgegate.rule", d.Route.Name), attribute.String("aws.s3.bucket", d.Bucket))
 	}
+	return attrs
 }
 
 // failStatus marks a server span failed for a 5xx answer (a 4xx is the

@@ -1,8 +1,14 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -220,5 +226,65 @@ func TestTracedButUnsampledAllocatesNothing(t *testing.T) {
 		if allocs > want || ctx.Response.StatusCode() != 302 {
 			t.Errorf("fasthttp, traceparent %q: status %d, %v allocations per request", tp, ctx.Response.StatusCode(), allocs)
 		}
+	}
+}
+
+// BenchmarkLoopHandlerTracing is BenchmarkLoopHandlerGeoIP with tracing
+// off, and on at ratios 0.01 and 1, exporting over OTLP/HTTP to a receiver
+// that reads and discards the spans (its decoding is the collector's cost,
+// not ours). The spans made, ended and exported during the run are in
+// the figure: the benchmark flushes the exporter before it stops the
+// timer. Compare ns/op (or, load-independent, instructions under
+// callgrind: see BENCHMARKS.md) of the three.
+func BenchmarkLoopHandlerTracing(b *testing.B) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(sink.Close)
+	rulesYAML, err := os.ReadFile("../examples/rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		ratio float64 // < 0: tracing off
+	}{{"off", -1}, {"ratio=0.01", 0.01}, {"ratio=1", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			mut := []func(*Config){withGeo(b)}
+			if bc.ratio >= 0 {
+				mut = append(mut, func(c *Config) {
+					c.Tracing.Enabled, c.Tracing.Endpoint, c.Tracing.SampleRatio = true, sink.URL, bc.ratio
+				})
+			}
+			g := startGatewayTB(b, rulesYAML, mut...)
+			h := loopHandler{g.srv}
+			raw := []byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: edge.test\r\nUser-Agent: bench\r\nX-Forwarded-For: 156.173.10.20\r\n\r\n")
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var r evloop.Request
+				dst := make([]byte, 0, 4096)
+				for pb.Next() {
+					if _, ok := r.Parse(raw); !ok {
+						b.Fatal("not parsed")
+					}
+					r.Peer = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+					out, v := h.Serve(dst[:0], &r)
+					if v == evloop.Block {
+						out = h.ServeBlocking(dst[:0], &r)
+					}
+					if !bytes.HasPrefix(out, answer302) {
+						b.Fatalf("%s", out)
+					}
+				}
+			})
+			if g.srv.tracing != nil {
+				if err := g.srv.tracing.ForceFlush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+		})
 	}
 }

@@ -65,33 +65,11 @@ source scripts/wrk-round.sh
 lua=bench/random-xff.lua
 for v in off json sample; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
 empty() { : >"$tmp/access-json.log"; : >"$tmp/access-sample.log"; [ ! -f "$tmp/access-nginx.log" ] || : >"$tmp/access-nginx.log"; }
-# cputicks PID: utime+stime of PID and its children (nginx's workers).
-cputicks() {
-  local t=0 p
-  for p in "$1" $(pgrep -P "$1"); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
-secs=$(awk -v d="$dur" 'BEGIN{sub(/s$/, "", d); print d}')
-declare -A cpu
-measured() { # LABEL VARIANT URL ROUND [wrk args]: run, then the CPU per request
-  local label=$1 v=$2 url=$3 r=$4 before after before_sum us
-  shift 4
-  before=$(cputicks "${spid[$v]}") before_sum=${sum[$label]:-0}
-  run "$label" "$url" "$r" "$@"
-  after=$(cputicks "${spid[$v]}")
-  us=$(awk -v t=$((after - before)) -v hz="$hz" -v rps="$(awk -v a="${sum[$label]}" -v b="$before_sum" 'BEGIN{print a-b}')" -v s="$secs" \
-    'BEGIN{ if (rps > 0) printf "%.2f", t / hz * 1e6 / (rps * s); else print "-" }')
-  echo "  $label: ${us} µs CPU per request"
-  cpu[$label]=$(awk -v a="${cpu[$label]:-0}" -v b="$us" 'BEGIN{print a+b}')
-}
 for r in $(seq 1 "$rounds"); do
   for v in off json sample nginx-off nginx-log; do
-    measured "$v query" "$v" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
+    measured "$v query" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
     empty
-    measured "$v geoip" "$v" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
+    measured "$v geoip" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
     empty
   done
 done

@@ -5,7 +5,11 @@
 # over OTLP/HTTP to bench/otlpsink (a real receiver that decodes and
 # counts the spans: nothing is dropped for want of a collector).
 #  1. route path: wrk -t2 -c64 on /r/ with ?region= and with GeoIP
-#     (random X-Forwarded-For), rounds alternating so drift hits each.
+#     (random X-Forwarded-For). Two gateways with tracing off (off, off2:
+#     the A/A pair, what two identical processes differ by on this
+#     machine) and one at 0.01, their order rotating each round so drift
+#     hits each; the CPU each gateway spent per request beside its req/s;
+#     ratio 1 last in each round, for scale.
 #  2. image path: /img/w300/ with the variant cache off (every request
 #     renders: HEAD, GET, probe, resize; bench/images-nocache.yaml),
 #     wrk -t2 -c2, off against 0.01 (the goal: unchanged within noise).
@@ -28,44 +32,49 @@ variant() { # BASE NAME RATIO(empty: off)
   fi
 }
 variant examples/edgegate.yaml off ""
+variant examples/edgegate.yaml off2 ""
 variant examples/edgegate.yaml r001 0.01
 variant examples/edgegate.yaml r1 1
 variant bench/images-nocache.yaml img-off ""
 variant bench/images-nocache.yaml img-r001 0.01
-declare -A port=([off]=18080 [r001]=18082 [r1]=18084 [img-off]=18086 [img-r001]=18088)
+declare -A port=([off]=18080 [off2]=18081 [r001]=18082 [r1]=18084 [img-off]=18086 [img-r001]=18088) spid
 n=0
-for v in off r001 r1 img-off img-r001; do
+for v in off off2 r001 r1 img-off img-r001; do
   "$tmp/edgegate" serve --config "$tmp/edgegate-$v.yaml" --listen "127.0.0.1:${port[$v]}" \
     --admin-listen "127.0.0.1:$((19090 + n))" --log-level warn &
   pids+=($!)
+  spid[$v]=$!
   n=$((n + 1))
 done
 for _ in $(seq 1 100); do
   ok=1
-  for v in off r001 r1 img-off img-r001; do
+  for v in off off2 r001 r1 img-off img-r001; do
     curl -s -o /dev/null "http://127.0.0.1:${port[$v]}/r/x?region=egypt-cairo" 2>/dev/null || ok=0
   done
   [ "$ok" = 1 ] && break
   sleep 0.1
 done
-for v in off r001 r1; do
+for v in off off2 r001 r1; do
   echo "$v: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" | cut -c1-80)..."
 done
 source scripts/wrk-round.sh
 lua=bench/random-xff.lua
 if [ "$part" != images ]; then
-for v in off r001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
+for v in off off2 r001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
+orders=("off off2 r001" "off2 r001 off" "r001 off off2")
 for r in $(seq 1 "$rounds"); do
-  order="off r001 r1"
-  ((r % 2)) || order="r001 off r1" # off and 0.01 alternate who goes first; 1 runs last, its export after
-  for v in $order; do
-    run "$v query" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
-    run "$v geoip" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
+  for v in ${orders[$(((r - 1) % 3))]} r1; do # 1 runs last, its export after
+    measured "$v query" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
+    measured "$v geoip" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
   done
 done
 for p in query geoip; do
-  awk -v off="${sum[off $p]}" -v a="${sum[r001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
-    printf "route %s mean req/s: tracing off %.0f, ratio 0.01 %.0f (%.3fx), ratio 1 %.0f (%.3fx)\n", p, off/r, a/r, a/off, b/r, b/off }'
+  awk -v off="${sum[off $p]}" -v off2="${sum[off2 $p]}" -v a="${sum[r001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "route %s mean req/s: tracing off %.0f, off2 %.0f (A/A %.3fx), ratio 0.01 %.0f (%.3fx off, %.3fx the mean of off and off2), ratio 1 %.0f (%.3fx)\n",
+      p, off/r, off2/r, off2/off, a/r, a/off, 2*a/(off+off2), b/r, b/off }'
+  awk -v off="${cpu[off $p]}" -v off2="${cpu[off2 $p]}" -v a="${cpu[r001 $p]}" -v b="${cpu[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "route %s mean CPU µs per request: tracing off %.2f, off2 %.2f, ratio 0.01 %.2f (off/0.01 %.3fx), ratio 1 %.2f (%.3fx)\n",
+      p, off/r, off2/r, a/r, off/a, b/r, off/b }'
 done
 fi
 [ "$part" = route ] && exit 0
