@@ -36,7 +36,7 @@ const (
 func (s *Server) openAccessLog() error {
 	c := s.cfg.AccessLog
 	if c.Enabled {
-		l, err := accesslog.Open(c)
+		l, err := accesslog.OpenTail(c, s.tail) // the tail: the console's last lines
 		if err != nil {
 			return err
 		}
@@ -200,24 +200,6 @@ func (s *Server) finishFasthttp(ctx *fasthttp.RequestCtx, f *reqFacts, route str
 	e.SetURI(ctx.RequestURI())
 	e.SetUserAgent(ctx.Request.Header.Peek(nameUserAgent))
 	e.SetReferer(ctx.Request.Header.Peek(nameReferer))
-	s.alog.Commit(e)
-}
-
-// logBadRequest logs a request fasthttp could not read (requestError has
-// answered it): the peer as the client, since no header of it is
-// trusted, and no method or target, which may be anything.
-func (s *Server) logBadRequest(ctx *fasthttp.RequestCtx) {
-	status := ctx.Response.StatusCode()
-	if !s.alog.Sampled(status, 0) {
-		return
-	}
-	e := s.alog.Reserve()
-	if e == nil {
-		return
-	}
-	e.Time, e.Status, e.Bytes = time.Now(), status, int64(len(ctx.Response.Body()))
-	e.Proto, e.TLS, e.Route = accesslog.H1, ctx.IsTLS(), "bad_request"
-	e.ClientIP, e.IPSource = peerAddr(ctx), accesslog.IPRemote
 	s.alog.Commit(e)
 }
 

@@ -89,6 +89,9 @@ type Server struct {
 	alog   *accesslog.Logger
 	ids    *accesslog.IDs
 	echoID bool
+	// tail keeps the access log's last lines for the console
+	// (/debug/access-log, consoleapi.go); nil when the log is off.
+	tail *accesslog.Tail
 
 	// testHookRoute, when set by a test, runs in route before signing.
 	testHookRoute func()
@@ -181,6 +184,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		s.signer.Close()
 		s.geodb.Close()
 		return nil, err
+	}
+	if cfg.AccessLog.Enabled {
+		s.tail = accesslog.NewTail(consoleTailBytes)
 	}
 	if err := s.openAccessLog(); err != nil {
 		s.clock.Stop()

@@ -16,7 +16,8 @@ H2SPEC_VERSION=v2.2.1+incompatible
 GOAWS_VERSION=v0.4.5
 
 need_apt=()
-for p in libvips-dev pkg-config pebble; do
+# chromium + chromium-driver: the console's browser tests (console/browser_test.go).
+for p in libvips-dev pkg-config pebble chromium chromium-driver; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then
