@@ -203,6 +203,24 @@ func (s *Server) finishFasthttp(ctx *fasthttp.RequestCtx, f *reqFacts, route str
 	s.alog.Commit(e)
 }
 
+// logBadRequest logs a request fasthttp could not read (requestError has
+// answered it): the peer as the client, since no header of it is
+// trusted, and no method or target, which may be anything.
+func (s *Server) logBadRequest(ctx *fasthttp.RequestCtx) {
+	status := ctx.Response.StatusCode()
+	if !s.alog.Sampled(status, 0) {
+		return
+	}
+	e := s.alog.Reserve()
+	if e == nil {
+		return
+	}
+	e.Time, e.Status, e.Bytes = time.Now(), status, int64(len(ctx.Response.Body()))
+	e.Proto, e.TLS, e.Route = accesslog.H1, ctx.IsTLS(), "bad_request"
+	e.ClientIP, e.IPSource = peerAddr(ctx), accesslog.IPRemote
+	s.alog.Commit(e)
+}
+
 // setCache records where an image answer came from (nil f: nothing).
 func (f *reqFacts) setCache(c accesslog.Cache) {
 	if f != nil {

@@ -36,27 +36,36 @@ var (
 
 // Handler returns the public request handler.
 func (s *Server) Handler() fasthttp.RequestHandler {
+	return s.observed(func(ctx *fasthttp.RequestCtx, f *reqFacts) string {
+		path := rawPath(ctx.RequestURI())
+		switch {
+		case bytes.HasPrefix(path, prefixRoute):
+			s.serveRoute(ctx, path[len(prefixRoute):], f)
+			return "route"
+		case bytes.HasPrefix(path, prefixImage):
+			s.serveImage(ctx, path, path[len(prefixImage):], f)
+			return "image"
+		}
+		writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME or /img/{preset}/{key}"))
+		return "other"
+	})
+}
+
+// observed wraps a fasthttp handler that answers public requests with
+// what every such answer gets: the request id and the access log's facts
+// (f, nil when both are off), the request metrics under the route the
+// handler returns, and the access-log line.
+func (s *Server) observed(h func(ctx *fasthttp.RequestCtx, f *reqFacts) (route string)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
-		route := "other"
-		var f *reqFacts // the request id and the access log's facts (accesslog.go); nil: both off
+		var f *reqFacts
 		if s.ids != nil {
 			sc := s.scratch.Get().(*scratch)
 			defer s.scratch.Put(sc)
 			f = &sc.facts
 			f.begin(s, peerAddr(ctx), &ctx.Request.Header)
 		}
-		path := rawPath(ctx.RequestURI())
-		switch {
-		case bytes.HasPrefix(path, prefixRoute):
-			route = "route"
-			s.serveRoute(ctx, path[len(prefixRoute):], f)
-		case bytes.HasPrefix(path, prefixImage):
-			route = "image"
-			s.serveImage(ctx, path, path[len(prefixImage):], f)
-		default:
-			writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME or /img/{preset}/{key}"))
-		}
+		route := h(ctx, f)
 		took := time.Since(start)
 		s.metrics.observe(route, ctx.Response.StatusCode(), took)
 		if f != nil {
@@ -167,6 +176,7 @@ func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
 	e, reason := classifyRequestError(err)
 	s.metrics.badRequests.WithLabelValues(reason).Inc()
 	writeError(ctx, e)
+	s.logBadRequest(ctx)
 }
 
 // classifyRequestError maps a fasthttp read or parse error to the answer

@@ -140,7 +140,11 @@ func (s *Server) openTLS(ctx context.Context) error {
 		return nil
 	}
 	s.plainRedirect = true
-	s.public.Handler = redirectHandler(portOf(s.cfg.ListenTLS, 443), challenge)
+	redirect := redirectHandler(portOf(s.cfg.ListenTLS, 443), challenge)
+	s.public.Handler = s.observed(func(ctx *fasthttp.RequestCtx, _ *reqFacts) string {
+		redirect(ctx)
+		return "redirect"
+	})
 	return nil
 }
 
