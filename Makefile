@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test lint build vet clean bench bench-route bench-images bench-tls
+.PHONY: run test lint build vet clean bench bench-route bench-images bench-tls package
 
 run:
 	bash scripts/run.sh
@@ -18,8 +18,13 @@ build:
 vet:
 	go vet ./...
 
+# The .deb (nfpm): binary, systemd unit, /etc/edgegate/; into dist/.
+# docs/install-package.md; make test installs and runs it (scripts/package-test.sh).
+package:
+	bash scripts/package.sh dist
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # Route path side by side with nginx + geoip2 (wrk, alternating rounds).
 bench-route:

@@ -3,7 +3,7 @@
 # apt packages (libvips for images, pebble, the ACME test CA, for the
 # certificate tests and the demo's HTTPS), versitygw, the
 # local S3 server, goaws, the SQS emulator, and staticcheck for
-# scripts/lint.sh. Safe to run again.
+# scripts/lint.sh, and nfpm for make package. Safe to run again.
 set -euo pipefail
 VERSITYGW_VERSION=v1.8.0
 # staticcheck 2026.2.2; a release understands the Go versions up to its own
@@ -14,6 +14,9 @@ H2SPEC_VERSION=v2.2.1+incompatible
 # goaws, the SQS emulator the queue and gateway SQS tests start
 # (internal/testenv NewSQS); its command is named cmd, installed as goaws.
 GOAWS_VERSION=v0.4.5
+# nfpm, the .deb builder of make package (scripts/package.sh); its CLI, so
+# that it stays out of the gateway's go.mod.
+NFPM_VERSION=v2.45.2
 
 need_apt=()
 # chromium + chromium-driver: the console's browser tests (console/browser_test.go).
@@ -47,5 +50,9 @@ if ! [ -x "$gobin/goaws" ] || ! go version -m "$gobin/goaws" 2>/dev/null | grep 
   mkdir -p "$gobin"
   mv "$tmpbin/cmd" "$gobin/goaws"
   rmdir "$tmpbin"
+fi
+if ! [ -x "$gobin/nfpm" ] || ! go version -m "$gobin/nfpm" 2>/dev/null | grep -qE "^\s+mod\s+github.com/goreleaser/nfpm/v2\s+$NFPM_VERSION\s"; then
+  echo "deps: installing nfpm $NFPM_VERSION" >&2
+  go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION"
 fi
 echo "$gobin/versitygw"

@@ -33,6 +33,12 @@ go test -count=1 -run 'Alloc' ./...
 noloops=(./gateway/ ./internal/evloop/ ./cmd/...)
 go test -race -count=1 -timeout 20m -tags noevloop "$@" "${noloops[@]}"
 go test -count=1 -run 'Alloc' -tags noevloop "${noloops[@]}"
+# The Dockerfile, parsed and linted by buildkit's own parser (no engine
+# here), in its own module so that buildkit stays out of go.mod.
+(cd packaging/dockerfile-test && go test -count=1 ./...)
+# The .deb: built, installed with dpkg, started as its systemd unit would,
+# answering /r/ and /img/ from this versitygw, reloaded, removed, purged.
+bash scripts/package-test.sh
 # The demo end to end: make run, then the README's curl lines over HTTP and
 # HTTPS (HTTP/1.1, HTTP/2) with the certificate its local Pebble issued.
 bash scripts/demo-test.sh

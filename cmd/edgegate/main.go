@@ -50,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sign(args, stdout, stderr)
 	case "gc":
 		return gc(args, stdout, stderr)
+	case "health":
+		return health(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
