@@ -8,16 +8,20 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/queue"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
+	"github.com/edgegate/edgegate/telemetry"
 )
 
 // EventsConfig configures eager rendering from S3 upload events
@@ -84,6 +88,9 @@ func (c EventsConfig) validate(presets map[string]resize.Preset) error {
 type eventJob struct {
 	bucket, key string
 	removed     bool
+	// parent is the POST's traceparent when tracing accepts it from its
+	// peer: the event's span goes on the sender's trace.
+	parent trace.SpanContext
 }
 
 // s3Event is the part of an S3 event notification the gateway reads.
@@ -141,6 +148,7 @@ func (s *Server) queueS3Event(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	var jobs []eventJob
 	ignored := 0
+	parent := s.eventParent(r)
 	for _, rec := range ev.Records {
 		key, err := url.QueryUnescape(rec.S3.Object.Key) // keys arrive URL-encoded
 		if err != nil {
@@ -153,7 +161,7 @@ func (s *Server) queueS3Event(w http.ResponseWriter, r *http.Request, body []byt
 			ignored++
 			continue
 		}
-		jobs = append(jobs, eventJob{bucket: rec.S3.Bucket.Name, key: key, removed: removed})
+		jobs = append(jobs, eventJob{bucket: rec.S3.Bucket.Name, key: key, removed: removed, parent: parent})
 	}
 	for i, j := range jobs {
 		select {
@@ -193,6 +201,21 @@ func (s *Server) eventAllowed(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// eventParent is the traceparent of an event's POST when tracing is on
+// and accepts it from the request's peer (tracing.accept_traceparent).
+func (s *Server) eventParent(r *http.Request) trace.SpanContext {
+	tp := r.Header.Get("Traceparent")
+	if s.tracing == nil || tp == "" {
+		return trace.SpanContext{}
+	}
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	if !s.tracing.AcceptFrom(s.tracing.AcceptsOnlyTrusted() && s.ipres.Trusted(peer.Addr().Unmap())) {
+		return trace.SpanContext{}
+	}
+	sc, _ := telemetry.ParseTraceparent([]byte(tp))
+	return sc
 }
 
 func (s *Server) eager(key string) bool {

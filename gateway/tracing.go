@@ -244,12 +244,16 @@ func detachSpan(ctx context.Context) context.Context {
 	return trace.ContextWithSpan(context.Background(), span)
 }
 
-// startEventSpan starts the span of one upload event's processing, a new
-// trace sampled by the ratio; ctx and its non-recording span when tracing
-// is off.
+// startEventSpan starts the span of one upload event's processing: under
+// the POST's accepted traceparent (sampled as it says), else a new trace
+// sampled by the ratio; ctx and its non-recording span when tracing is
+// off.
 func (s *Server) startEventSpan(ctx context.Context, j eventJob) (context.Context, trace.Span) {
 	if s.tracing == nil {
 		return ctx, trace.SpanFromContext(ctx)
+	}
+	if j.parent.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, j.parent)
 	}
 	return s.tracing.Tracer().Start(ctx, spanEvent, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("aws.s3.bucket", j.bucket)))

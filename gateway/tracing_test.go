@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/internal/demo"
@@ -286,5 +287,61 @@ func BenchmarkLoopHandlerTracing(b *testing.B) {
 			}
 			b.StopTimer()
 		})
+	}
+}
+
+// TestTraceEventUnderItsPOST: an upload event POSTed with a traceparent
+// from a trusted peer is processed on the sender's trace (the event span
+// the POST's span's child, its HEAD under it), sampled as the sender
+// said even at ratio 0; one from an untrusted peer starts its own trace,
+// which ratio 0 does not record.
+func TestTraceEventUnderItsPOST(t *testing.T) {
+	rcv, url := testotlp.NewHTTP(t)
+	jpg, _ := demo.SampleJPEG(640, 480)
+	key := putObject(t, "traced-event.jpg", jpg, "image/jpeg")
+	for _, trusted := range []bool{true, false} {
+		g := startGateway(t, demoRules(t), withImages(func(c *ImagesConfig) { c.StoreVariants = true }),
+			withTracing(t, url, 0, telemetry.AcceptTrusted), func(c *Config) {
+				c.Events.Eager = []string{"global/test-img/**"}
+				if trusted {
+					c.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+				}
+			})
+		req, _ := http.NewRequest(http.MethodPost, g.admin+"/events/s3",
+			strings.NewReader(eventBody("s3:ObjectCreated:Put", demo.Bucket, "global/"+key)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Traceparent", tpSampled)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("event POST: %d", resp.StatusCode)
+		}
+		waitFor(t, 20*time.Second, "the event to be processed", func() bool {
+			return testutil.ToFloat64(g.srv.metrics.eventsProcessed) >= 1
+		})
+		if !trusted {
+			g.srv.tracing.ForceFlush(context.Background())
+			if ev := spansNamed(rcv.Spans(), spanEvent); len(ev) != 1 {
+				t.Fatalf("untrusted peer's traceparent: %d event spans in all, want only the trusted run's:\n%s", len(ev), testotlp.Format(rcv.Spans()))
+			}
+			continue
+		}
+		spans := rcv.Wait(t, 10*time.Second, func(s []testotlp.Span) bool { return len(spansNamed(s, spanEvent)) >= 1 })
+		ev := one(t, spans, spanEvent)
+		if ev.TraceID != incomingTrace || ev.ParentID != incomingSpan {
+			t.Fatalf("event span not under the POST's traceparent:\n%s", testotlp.Format(spans))
+		}
+		var heads int
+		for _, s := range spansNamed(spans, spanHead) {
+			if s.ParentID == ev.SpanID {
+				heads++
+			}
+		}
+		if heads == 0 {
+			t.Fatalf("no HEAD under the event span:\n%s", testotlp.Format(spans))
+		}
 	}
 }
