@@ -41,4 +41,7 @@ CGO_ENABLED=0 GOOS=darwin go vet $darwin
 # every other finding is tagged with the build it came from.
 step "staticcheck (default, -tags noevloop)"
 printf 'linux: GOOS=linux\nnoevloop: GOOS=linux -tags=noevloop\n' | "$gobin/staticcheck" -matrix ./...
+# deploy/ is its own module (helm, k8s.io): go vet ./... above skips it.
+step "go vet, staticcheck (deploy module)"
+(cd deploy && go vet ./... && "$gobin/staticcheck" ./...)
 step "ok"

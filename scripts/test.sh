@@ -33,6 +33,10 @@ go test -count=1 -run 'Alloc' ./...
 noloops=(./gateway/ ./internal/evloop/ ./cmd/...)
 go test -race -count=1 -timeout 20m -tags noevloop "$@" "${noloops[@]}"
 go test -count=1 -run 'Alloc' -tags noevloop "${noloops[@]}"
+# The Kubernetes manifests and the Helm chart (deploy/k8stest, its own Go
+# module so that helm and k8s.io stay out of the gateway's go.mod): helm lint
+# and helm template, every document decoded strictly into its Kubernetes type.
+(cd deploy && go test -count=1 -timeout 10m ./...)
 # The Dockerfile, parsed and linted by buildkit's own parser (no engine
 # here), in its own module so that buildkit stays out of go.mod.
 (cd packaging/dockerfile-test && go test -count=1 ./...)
