@@ -20,7 +20,9 @@ NFPM_VERSION=v2.45.2
 
 need_apt=()
 # chromium + chromium-driver: the console's browser tests (console/browser_test.go).
-for p in libvips-dev pkg-config pebble chromium chromium-driver; do
+# strace: scripts/package-test.sh records the system calls the packaged
+# gateway makes, to check them against its unit's SystemCallFilter=.
+for p in libvips-dev pkg-config pebble chromium chromium-driver strace; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then

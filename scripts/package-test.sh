@@ -5,10 +5,13 @@
 # verify the unit (systemd-analyze), run `edgegate check` on the installed
 # config, start the installed binary the way the unit's ExecStart does (its
 # arguments, its EnvironmentFile, LimitNOFILE, an unprivileged uid with no
-# capabilities and no new privileges, a minimal environment, cwd /)
-# pointed at the test's S3 server, answer /r/ (302 to the object, which the
-# URL then fetches), /healthz and `edgegate health`, reload on SIGHUP, stop
-# on SIGTERM, then dpkg -r and dpkg -P and check nothing is left.
+# capabilities and no new privileges, a minimal environment, cwd /, the
+# kernel's PR_SET_MDWE for MemoryDenyWriteExecute=, under strace) pointed
+# at the test's S3 server, answer /r/ (302 to the object, which the URL
+# then fetches), /img/ (a WebP from libvips), /healthz and `edgegate
+# health`, reload on SIGHUP, stop on SIGTERM, check the system calls and
+# socket families it used against the unit's filters, then dpkg -r and
+# dpkg -P and check nothing is left.
 #   usage: scripts/package-test.sh   (S3: $EDGEGATE_TEST_S3_ENDPOINT, else
 #   a private versitygw is started)
 set -euo pipefail
@@ -165,6 +168,10 @@ uid=61999   # in systemd's DynamicUser range (61184-65519), no such user here
 # libvips generate code (liborc) under it.
 grep -qx 'MemoryDenyWriteExecute=yes' "$unit" || fail "unit lacks MemoryDenyWriteExecute=yes"
 go build -o "$tmp/mdwe" ./packaging/mdwe
+# SystemCallFilter= and RestrictAddressFamilies=: strace records every
+# system call and socket family the gateway uses (checked after it stops).
+chmod 711 "$tmp"
+install -m 0644 -o $uid /dev/null "$tmp/strace.log"
 # LimitNOFILE: systemd (PID 1) may raise the hard limit; this shell may not
 # (no CAP_SYS_RESOURCE in a sandbox): then the hard limit it has.
 hard=$(ulimit -Hn)
@@ -176,6 +183,7 @@ cd /
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${envargs[@]}" \
   "$tmp/mdwe" prlimit --nofile="$nofile:$nofile" -- \
   setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \
+  strace -f -qq -e signal=none -o "$tmp/strace.log" -- \
   "${argv[@]}" >"$tmp/serve.log" 2>&1 &
 pid=$!
 cd "$repo"
@@ -247,6 +255,32 @@ if kill -0 "$pid" 2>/dev/null; then fail "still running 10s after SIGTERM"; fi
 wait "$pid" || { cat "$tmp/serve.log" >&2; fail "exit status $? after SIGTERM"; }
 pid=""
 grep -q 'stopped cleanly' "$tmp/serve.log" || fail "no clean stop in the log"
+
+# Every system call it made is in the unit's SystemCallFilter= (allowed
+# sets less the ~ sets, expanded by systemd-analyze), every socket family
+# in RestrictAddressFamilies=: under systemd the others would fail (EPERM).
+expand_filter() {
+  systemd-analyze syscall-filter 2>/dev/null | awk -v want="$*" '
+    /^@/ { g = $1; next }
+    /^    [a-z0-9_@]/ { n[g]++; m[g, n[g]] = $1 }
+    function ex(x,   i) { if (x !~ /^@/) { out[x] = 1; return } if (seen[x]++) return; for (i = 1; i <= n[x]; i++) ex(m[x, i]) }
+    END { k = split(want, w, " "); for (j = 1; j <= k; j++) ex(w[j]); for (s in out) print s }' | sort -u
+}
+allow=() deny=()
+while read -r v; do
+  if [[ $v == "~"* ]]; then read -r -a d <<<"${v#\~}"; deny+=("${d[@]}"); else read -r -a a <<<"$v"; allow+=("${a[@]}"); fi
+done < <(sed -n 's/^SystemCallFilter=//p' "$unit")
+((${#allow[@]})) || fail "unit has no SystemCallFilter= allow list"
+comm -23 <(expand_filter "${allow[@]}") <(expand_filter "${deny[@]}") >"$tmp/allowed.txt"
+sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$tmp/strace.log" | sort -u >"$tmp/used.txt"
+[ "$(wc -l <"$tmp/used.txt")" -gt 20 ] || fail "strace recorded only $(wc -l <"$tmp/used.txt") system calls"
+outside=$(comm -23 "$tmp/used.txt" "$tmp/allowed.txt" | tr '\n' ' ')
+[ -z "$outside" ] || fail "system calls outside SystemCallFilter=${allow[*]} ~${deny[*]}: $outside"
+read -r -a families <<<"$(unitval RestrictAddressFamilies)"
+for f in $(grep -oE 'socket\(AF_[A-Z0-9]+' "$tmp/strace.log" | sed 's/socket(//' | sort -u); do
+  [[ " ${families[*]} " == *" $f "* ]] || fail "socket family $f outside RestrictAddressFamilies=${families[*]}"
+done
+say "$(wc -l <"$tmp/used.txt") distinct system calls, all in SystemCallFilter=; socket families in RestrictAddressFamilies="
 
 # --- remove, then purge --------------------------------------------------
 [ -z "${testcfg:-}" ] || rm -f "$testcfg"
