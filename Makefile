@@ -12,8 +12,10 @@ test:
 lint:
 	bash scripts/lint.sh
 
+# The binary, stamped with git describe, the commit and the build time
+# (scripts/ldflags.sh; edgegate version prints them).
 build:
-	go build -o bin/edgegate ./cmd/edgegate
+	go build -ldflags "$$(bash scripts/ldflags.sh)" -o bin/edgegate ./cmd/edgegate
 
 vet:
 	go vet ./...

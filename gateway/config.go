@@ -152,7 +152,7 @@ func DefaultConfig() Config {
 		MaxUnsentBytes:  64 << 10,
 		MaxBodyBytes:    16 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
-		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000},
+		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000, Runtime: resize.DefaultRuntime()},
 		Events:          EventsConfig{Queue: 256, Workers: 1, SNS: defaultSNSConfig()},
 		GC:              GCConfig{PageSize: 1000},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
@@ -275,6 +275,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Images.Config.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Images.Runtime.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: images: %w", err))
 	}
 	if c.Images.SourceBytesInFlight < 1<<20 || c.Images.FailureCacheEntries <= 0 {
 		errs = append(errs, fmt.Errorf("config: images.source_bytes_in_flight (%d) must be at least 1 MiB and images.failure_cache_entries (%d) positive",

@@ -48,6 +48,12 @@ type ImagesConfig struct {
 	// version is refused without a GET; a new version is tried again.
 	// Default 10000 entries.
 	FailureCacheEntries int `yaml:"failure_cache_entries"`
+	// Runtime: libvips' threads per operation and operation cache, and
+	// glibc's malloc arenas (vips_concurrency 1, vips_cache_max_operations
+	// 0, vips_cache_max_mem 0, vips_cache_max_files 100, malloc_arena_max
+	// 2; see resize.Runtime), applied once by the binary at startup; a
+	// VIPS_CONCURRENCY or MALLOC_ARENA_MAX in the environment wins.
+	Runtime resize.Runtime `yaml:",inline"`
 }
 
 // Variant metadata written with stored variants.

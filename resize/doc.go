@@ -25,6 +25,9 @@
 // Processor, Admission and the package functions are safe for concurrent
 // use. The package keeps no mutable state of its own; libvips is started
 // once per process by bimg's package initialisation (bimg's concern, not a
-// global of ours), with libvips' operation cache and a concurrency of 1
-// thread per operation, bimg's defaults.
+// global of ours), with a concurrency of 1 thread per operation; this
+// package's initialisation turns libvips' operation cache off. Those
+// process-wide settings and glibc's malloc arenas come from Runtime
+// (images: vips_concurrency, vips_cache_*, malloc_arena_max), which the
+// binary applies once at startup with ApplyRuntime (runtime.go).
 package resize

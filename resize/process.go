@@ -25,11 +25,6 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	// libvips' operation cache would keep decoded sources of requests we
-	// never repeat (the gateway caches rendered variants above it): off.
-	// Process-wide, and the same for every Processor.
-	bimg.VipsCacheSetMax(0)
-	bimg.VipsCacheSetMaxMem(0)
 	p := &Processor{cfg: cfg, presets: make(map[string]Transform, len(cfg.Presets)), keys: keys}
 	p.cfg.Presets = make(map[string]Preset, len(cfg.Presets))
 	p.cfg.SigningKeys = append([]string(nil), cfg.SigningKeys...)

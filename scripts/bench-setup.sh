@@ -14,7 +14,7 @@ bench_setup() {
   tmp=$(mktemp -d)
   pids=()
   trap bench_cleanup EXIT
-  go build -o "$tmp/edgegate" ./cmd/edgegate
+  go build -ldflags "$(bash scripts/ldflags.sh)" -o "$tmp/edgegate" ./cmd/edgegate
   go build -o "$tmp/edgegate-demo" ./cmd/edgegate-demo
   if ! curl -fsS http://127.0.0.1:7070/health >/dev/null 2>&1; then
     bash scripts/s3.sh 127.0.0.1:7070 .data/s3 "$tmp/vgw.pid" "$tmp/vgw.log"

@@ -15,7 +15,7 @@ for port in 8080 8443 9090 14000 15000; do
   fi
 done
 mkdir -p bin
-go build -o bin/edgegate ./cmd/edgegate
+go build -ldflags "$(bash scripts/ldflags.sh)" -o bin/edgegate ./cmd/edgegate
 go build -o bin/edgegate-demo ./cmd/edgegate-demo
 log=$(mktemp)
 setsid bash scripts/run.sh >"$log" 2>&1 &

@@ -11,15 +11,12 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh >/dev/null
 bash scripts/fetch-geoip.sh .data/geoip >/dev/null   # DB-IP City Lite, CC BY 4.0
 mkdir -p .data bin
-go build -o bin/edgegate ./cmd/edgegate
+go build -ldflags "$(bash scripts/ldflags.sh)" -o bin/edgegate ./cmd/edgegate
 go build -o bin/edgegate-demo ./cmd/edgegate-demo
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# libvips: one worker thread per image (edgegate runs images in parallel
-# itself) and few malloc arenas, so RSS stays flat under load.
-export VIPS_CONCURRENCY="${VIPS_CONCURRENCY:-1}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 # HTTPS: examples/edgegate.yaml (which stays plain, so `edgegate check`
 # passes before any of this exists) plus listen_tls and a tls section with
 # ACME from the local Pebble, written to .data/tls/edgegate.yaml with the

@@ -1,13 +1,17 @@
 // Command edgegate is the edge geo-routing and media gateway.
 //
-//	edgegate [serve] [--config edgegate.yaml] [--rules F] [--listen A] [--admin-listen A] [--log-format text|json]
-//	edgegate check   [--config edgegate.yaml] [--rules F]
-//	edgegate explain [--config edgegate.yaml] [--ip A] [--region R] [--header 'K: V']... KEY
-//	edgegate sign    [--config edgegate.yaml] PATH
-//	edgegate gc      [--config edgegate.yaml] [--apply]
-//	edgegate version
+//	edgegate [serve] [flags]       serve the public and admin listeners (the default command)
+//	edgegate check   [flags]       validate the config and rules offline
+//	edgegate explain [flags] KEY   print the whole routing decision for KEY as JSON
+//	edgegate sign    [flags] PATH  print a custom image size's path with its ?sig=
+//	edgegate gc      [flags]       list (--apply: remove) stored variants whose source is gone or changed
+//	edgegate health  [flags]       ask a running gateway's admin listener for /healthz
+//	edgegate version               (also --version, -v) version, commit, build date, Go and libvips
+//	edgegate help    [COMMAND]     (also --help, -h) the commands, or one command's flags
 //
-// It parses flags and calls into package gateway; nothing else lives here.
+// The commands are the table in commands(); each one's help is generated
+// from the FlagSet it parses (help.go). It parses flags and calls into
+// packages gateway and resize; nothing else lives here.
 package main
 
 import (
@@ -20,85 +24,122 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/edgegate/edgegate/gateway"
+	"github.com/edgegate/edgegate/resize"
 )
-
-// version is set at build time with -ldflags "-X main.version=...";
-// serve passes it to the gateway (edgegate_build_info).
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command args name (serve when args start with a flag or are
+// empty) and returns the exit code: 0, 1 on failure, 2 on bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	name := "serve"
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case isHelpFlag(a):
+			name, args = "help", args[1:]
+		case a == "-v" || a == "-version" || a == "--version":
+			name, args = "version", args[1:]
+		case a != "" && a[0] != '-':
+			name, args = a, args[1:]
+		}
 	}
-	switch cmd {
-	case "serve":
-		return serve(args, stderr)
-	case "check":
-		return check(args, stdout, stderr)
-	case "explain":
-		return explain(args, stdout, stderr)
-	case "sign":
-		return sign(args, stdout, stderr)
-	case "gc":
-		return gc(args, stdout, stderr)
-	case "health":
-		return health(args, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, versionString())
-		return 0
-	case "help", "-h", "--help":
-		usage(stdout)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "edgegate: unknown command %q\n", cmd)
-		usage(stderr)
+	cmds := commands()
+	c := findCommand(cmds, name)
+	if c == nil {
+		unknownCommand(stderr, name, cmds)
 		return 2
 	}
+	return c.exec(args, stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
-  edgegate [serve] [--config FILE] [--rules FILE] [--listen ADDR] [--admin-listen ADDR] [--log-format text|json] [--log-level LEVEL]
-  edgegate check   [--config FILE] [--rules FILE]   validate config and rules offline; exit 1 on errors
-  edgegate explain [--config FILE] [--ip ADDR] [--region NAME] [--header 'Name: value']... KEY
-                   print the whole routing decision for KEY as JSON
-  edgegate sign    [--config FILE] PATH      print PATH?sig=... for a custom image size (/img/300x200-cover/KEY)
-  edgegate gc      [--config FILE] [--apply] list the stored variants whose source is gone or changed;
-                   --apply removes them (default: a dry run)
-  edgegate version
-`)
+// commands is every subcommand, in the order help lists them.
+func commands() []command {
+	return []command{
+		{name: "serve", summary: "serve the public and admin listeners (the default command)",
+			detail: "Serve the public and admin listeners until SIGTERM or SIGINT. SIGHUP reloads the rules\n" +
+				"and GeoIP files; SIGUSR1 reopens the access log file.",
+			flags: serveFlags},
+		{name: "check", summary: "validate the config and rules offline; every problem as file:line:col, exit 1 on errors",
+			flags: checkFlags},
+		{name: "explain", args: "KEY", summary: "print the whole routing decision for KEY as JSON",
+			detail: "Print the whole routing decision for KEY as JSON: the region and where it came from, the\n" +
+				"rule, the bucket, the prefixes tried and the answer; exit 1 when the request would fail.",
+			flags: explainFlags},
+		{name: "sign", args: "PATH", summary: "print a custom image size's path with its ?sig= (/img/300x200-cover/KEY)",
+			flags: signFlags},
+		{name: "gc", summary: "list the stored variants whose source is gone or changed; --apply removes them",
+			detail: "List the stored variants whose source is gone or whose source-etag is not the source's\n" +
+				"ETag, one per line, then a summary. A dry run unless --apply; exit 1 on an error (what\n" +
+				"was removed stays removed).",
+			flags: gcFlags},
+		{name: "health", summary: "ask a running gateway's admin listener for /healthz (the container HEALTHCHECK)",
+			legacy: health},
+		{name: "version", summary: "print the version, commit, build date, Go and libvips versions (also --version, -v)",
+			flags: versionFlags},
+		{name: "help", args: "[COMMAND]", summary: "list the commands, or print one command's usage and flags (also --help, -h)",
+			flags: helpFlags},
+	}
 }
 
 type commonFlags struct {
 	config, rules, listen, adminListen, logFormat, logLevel string
 }
 
-func parseFlags(name string, args []string, stderr io.Writer) (*commonFlags, error) {
-	fs := flag.NewFlagSet("edgegate "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// defineCommon defines the flags serve and check share.
+func defineCommon(fs *flag.FlagSet) *commonFlags {
 	f := &commonFlags{}
-	fs.StringVar(&f.config, "config", "edgegate.yaml", "config file")
-	fs.StringVar(&f.rules, "rules", "", "rules file (overrides the config's rules)")
-	fs.StringVar(&f.listen, "listen", "", "public listen address (overrides the config)")
-	fs.StringVar(&f.adminListen, "admin-listen", "", "admin listen address (overrides the config)")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (overrides the config)")
-	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides the config)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	fs.StringVar(&f.config, "config", "edgegate.yaml", "read the configuration from `FILE`")
+	fs.StringVar(&f.rules, "rules", "", "read the rules from `FILE` (overrides the config's rules)")
+	fs.StringVar(&f.listen, "listen", "", "serve the public listener on `ADDR` (overrides the config's listen)")
+	fs.StringVar(&f.adminListen, "admin-listen", "", "serve the admin listener on `ADDR` (overrides the config's admin_listen)")
+	fs.StringVar(&f.logFormat, "log-format", "", "log as `FORMAT`: text or json (overrides the config's log.format)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log at `LEVEL`: debug, info, warn or error (overrides the config's log.level)")
+	return f
+}
+
+// noArgs reports a positional argument a command does not take.
+func noArgs(fs *flag.FlagSet, stderr io.Writer) bool {
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false
 	}
-	return f, nil
+	return true
+}
+
+func versionFlags(*flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
+		if !noArgs(fs, stderr) {
+			return 2
+		}
+		currentBuild().write(stdout)
+		return 0
+	}
+}
+
+func helpFlags(*flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
+		cmds := commands()
+		switch fs.NArg() {
+		case 0:
+			overview(stdout, cmds)
+			return 0
+		case 1:
+			c := findCommand(cmds, fs.Arg(0))
+			if c == nil {
+				unknownCommand(stderr, fs.Arg(0), cmds)
+				return 2
+			}
+			c.usage(stdout)
+			return 0
+		}
+		fmt.Fprintln(stderr, "edgegate help: want at most one COMMAND")
+		return 2
+	}
 }
 
 func loadConfig(f *commonFlags) (gateway.Config, error) {
@@ -116,17 +157,36 @@ func newLogger(c gateway.LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(args []string, stderr io.Writer) int {
-	f, err := parseFlags("serve", args, stderr)
-	if err != nil {
-		return 2
+func serveFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	f := defineCommon(fs)
+	return func(fs *flag.FlagSet, _, stderr io.Writer) int {
+		if !noArgs(fs, stderr) {
+			return 2
+		}
+		return serve(f, stderr)
 	}
+}
+
+func serve(f *commonFlags, stderr io.Writer) int {
 	cfg, err := loadConfig(f)
 	if err != nil {
 		fmt.Fprintf(stderr, "edgegate: %v\n", err)
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	// libvips' threads and operation cache and glibc's malloc arenas,
+	// before any image is processed (an operator's VIPS_CONCURRENCY or
+	// MALLOC_ARENA_MAX wins).
+	rt, err := resize.ApplyRuntime(cfg.Images.Runtime, os.LookupEnv)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		return 1
+	}
+	log.Info("edgegate starting", "version", version, "commit", orUnknown(commit), "libvips", rt.LibvipsVersion,
+		"vips_concurrency", rt.VipsConcurrency, "vips_concurrency_from", rt.VipsConcurrencyFrom,
+		"vips_cache_max_operations", rt.VipsCacheMaxOperations, "vips_cache_max_mem", rt.VipsCacheMaxMem,
+		"vips_cache_max_files", rt.VipsCacheMaxFiles,
+		"malloc_arena_max", rt.MallocArenaMax, "malloc_arena_max_from", rt.MallocArenaMaxFrom)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// Each SIGTERM/SIGINT also arrives here: the first starts the shutdown
@@ -189,11 +249,17 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func check(args []string, stdout, stderr io.Writer) int {
-	f, err := parseFlags("check", args, stderr)
-	if err != nil {
-		return 2
+func checkFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	f := defineCommon(fs)
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
+		if !noArgs(fs, stderr) {
+			return 2
+		}
+		return check(f, stdout, stderr)
 	}
+}
+
+func check(f *commonFlags, stdout, stderr io.Writer) int {
 	return checkFiles(f, stdout, stderr)
 }
 
@@ -202,23 +268,24 @@ type headerList []string
 func (h *headerList) String() string     { return fmt.Sprint(*h) }
 func (h *headerList) Set(v string) error { *h = append(*h, v); return nil }
 
-func explain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("edgegate explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "edgegate.yaml", "config file")
-	rulesPath := fs.String("rules", "", "rules file (overrides the config's rules)")
-	ip := fs.String("ip", "", "the TCP peer address of the request")
-	region := fs.String("region", "", "the ?region= value")
-	var headers headerList
-	fs.Var(&headers, "header", "a request header 'Name: value' (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func explainFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	config := fs.String("config", "edgegate.yaml", "read the configuration from `FILE`")
+	rulesPath := fs.String("rules", "", "read the rules from `FILE` (overrides the config's rules)")
+	ip := fs.String("ip", "", "the request comes from the TCP peer `ADDR`")
+	region := fs.String("region", "", "the request's ?region= `NAME`")
+	headers := &headerList{}
+	fs.Var(headers, "header", "a request header `'Name: value'` (repeatable)")
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
+		return explain(fs, *config, *rulesPath, *ip, *region, *headers, stdout, stderr)
 	}
+}
+
+func explain(fs *flag.FlagSet, config, rulesPath, ip, region string, headers headerList, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "edgegate explain: want exactly one KEY")
 		return 2
 	}
-	cfg, err := loadConfig(&commonFlags{config: *config, rules: *rulesPath})
+	cfg, err := loadConfig(&commonFlags{config: config, rules: rulesPath})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -229,7 +296,7 @@ func explain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	ex, err := srv.Explain(ctx, gateway.ExplainRequest{Key: fs.Arg(0), Peer: *ip, Region: *region, Headers: headers})
+	ex, err := srv.Explain(ctx, gateway.ExplainRequest{Key: fs.Arg(0), Peer: ip, Region: region, Headers: headers})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -243,18 +310,17 @@ func explain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func sign(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("edgegate sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "edgegate.yaml", "config file")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+func signFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	config := fs.String("config", "edgegate.yaml", "read the configuration (images.signing_keys) from `FILE`")
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int { return sign(fs, *config, stdout, stderr) }
+}
+
+func sign(fs *flag.FlagSet, config string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "edgegate sign: want exactly one PATH like /img/300x200-cover/photos/a.jpg (no query)")
 		return 2
 	}
-	cfg, err := loadConfig(&commonFlags{config: *config})
+	cfg, err := loadConfig(&commonFlags{config: config})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -272,23 +338,23 @@ func sign(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// gc lists (or with --apply removes) the stored variants whose source is
+func gcFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
+	config := fs.String("config", "edgegate.yaml", "read the configuration from `FILE`")
+	rulesPath := fs.String("rules", "", "read the rules from `FILE` (overrides the config's rules)")
+	apply := fs.Bool("apply", false, "remove what is found (default: only list it)")
+	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
+		if !noArgs(fs, stderr) {
+			return 2
+		}
+		return gc(*config, *rulesPath, *apply, stdout, stderr)
+	}
+}
+
+// gc lists (or with apply removes) the stored variants whose source is
 // gone or whose source-etag is not the source's ETag, one per line, then
 // a summary; exit 1 on an error (what was removed stays removed).
-func gc(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("edgegate gc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "edgegate.yaml", "config file")
-	rulesPath := fs.String("rules", "", "rules file (overrides the config's rules)")
-	apply := fs.Bool("apply", false, "remove what is found (default: only list it)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "edgegate gc: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	cfg, err := loadConfig(&commonFlags{config: *config, rules: *rulesPath})
+func gc(config, rulesPath string, apply bool, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(&commonFlags{config: config, rules: rulesPath})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -301,10 +367,10 @@ func gc(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	verb := "would remove"
-	if *apply {
+	if apply {
 		verb = "removed"
 	}
-	st, err := srv.GC(ctx, *apply, func(it gateway.GCItem) {
+	st, err := srv.GC(ctx, apply, func(it gateway.GCItem) {
 		fmt.Fprintf(stdout, "%s\t%s/%s\t%s (source %s)\n", verb, it.Bucket, it.Key, it.Reason, it.Source)
 	})
 	fmt.Fprintf(stdout, "gc: %d stored variants checked, %d no longer match their source, %d removed\n",
@@ -313,21 +379,8 @@ func gc(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if !*apply && st.Found > 0 {
+	if !apply && st.Found > 0 {
 		fmt.Fprintln(stdout, "gc: dry run; run again with --apply to remove them")
 	}
 	return 0
-}
-
-func versionString() string {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-		return fmt.Sprintf("edgegate %s (%s)", v, bi.GoVersion)
-	}
-	return "edgegate " + v
 }
