@@ -32,6 +32,14 @@ type Cond struct {
 // PutIf stores body under bucket/key if cond holds and returns the new
 // ETag; ErrPrecondition if it does not hold.
 func (s *Store) PutIf(ctx context.Context, bucket, key string, body []byte, cond Cond) (string, error) {
+	return s.PutIfMeta(ctx, bucket, key, body, "application/octet-stream", nil, cond)
+}
+
+// PutIfMeta is PutIf for an object with its Content-Type and user
+// metadata (x-amz-meta-*), as Put stores them: what several gateways
+// racing to store the same rendered variant use, so that one writes it
+// and the others learn (ErrPrecondition) that it is there.
+func (s *Store) PutIfMeta(ctx context.Context, bucket, key string, body []byte, contentType string, meta map[string]string, cond Cond) (string, error) {
 	if err := s.acquire(ctx); err != nil {
 		return "", err
 	}
@@ -39,7 +47,7 @@ func (s *Store) PutIf(ctx context.Context, bucket, key string, body []byte, cond
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body),
-		ContentType: aws.String("application/octet-stream")}
+		ContentType: aws.String(contentType), Metadata: meta}
 	if cond.IfAbsent {
 		in.IfNoneMatch = aws.String("*")
 	}

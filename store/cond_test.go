@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
@@ -126,5 +132,59 @@ func TestList(t *testing.T) {
 	none, err := s.List(ctx, demo.Bucket, base+"nothing/", true, 0)
 	if err != nil || len(none) != 0 {
 		t.Errorf("list of an empty prefix = %v, %v", none, err)
+	}
+}
+
+// PutIfMeta against the real S3 server: a conditional create carries the
+// Content-Type and metadata a plain Put does, and the server honours
+// If-None-Match: * (measured here, not assumed: versitygw answers a second
+// create of the key 412 Precondition Failed, and the first object stays).
+func TestPutIfMeta(t *testing.T) {
+	s := condStore(t)
+	ctx := context.Background()
+	key := fmt.Sprintf("test/cond/%s/variant.webp", t.Name())
+	t.Cleanup(func() { s.Delete(context.Background(), demo.Bucket, key) })
+	s.Delete(ctx, demo.Bucket, key)
+
+	meta := map[string]string{"source-etag": `"v1"`}
+	etag, err := s.PutIfMeta(ctx, demo.Bucket, key, []byte("first"), "image/webp", meta, Cond{IfAbsent: true})
+	if err != nil {
+		t.Fatalf("conditional create of a new key: %v", err)
+	}
+	first, err := s.Head(ctx, demo.Bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ETag != etag || first.ContentType != "image/webp" || first.Metadata["source-etag"] != `"v1"` {
+		t.Fatalf("stored object: ETag %s (PUT said %s), Content-Type %q, metadata %v", first.ETag, etag, first.ContentType, first.Metadata)
+	}
+
+	// The server's own answer to a second create, through the SDK alone.
+	_, err = demo.Client(testenv.S3(t)).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(demo.Bucket), Key: &key,
+		Body: strings.NewReader("second"), IfNoneMatch: aws.String("*")})
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusPreconditionFailed {
+		t.Fatalf("second PutObject with If-None-Match: * got %v; want 412 Precondition Failed (does the server honour conditional writes?)", err)
+	}
+	if _, err := s.PutIfMeta(ctx, demo.Bucket, key, []byte("third"), "image/webp",
+		map[string]string{"source-etag": `"v2"`}, Cond{IfAbsent: true}); !errors.Is(err, ErrPrecondition) {
+		t.Fatalf("PutIfMeta IfAbsent on an existing key: %v, want ErrPrecondition", err)
+	}
+	data, m, err := s.Get(ctx, demo.Bucket, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "first" || m.ETag != first.ETag || m.Metadata["source-etag"] != `"v1"` {
+		t.Fatalf("after two refused creates: body %q ETag %s metadata %v; want the first object (%s)", data, m.ETag, m.Metadata, first.ETag)
+	}
+
+	// Replacing the version one has seen (a stale variant) with If-Match.
+	if _, err := s.PutIfMeta(ctx, demo.Bucket, key, []byte("replaced"), "image/webp",
+		map[string]string{"source-etag": `"v2"`}, Cond{IfMatch: first.ETag}); err != nil {
+		t.Fatalf("PutIfMeta IfMatch the current ETag: %v", err)
+	}
+	data, m, err = s.Get(ctx, demo.Bucket, key, 0)
+	if err != nil || string(data) != "replaced" || m.Metadata["source-etag"] != `"v2"` || m.ContentType != "image/webp" {
+		t.Fatalf("after the replace: %q %v %q %v", data, m.Metadata, m.ContentType, err)
 	}
 }
