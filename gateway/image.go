@@ -362,15 +362,40 @@ func (s *Server) writeBack(ctx context.Context, bucket, key string, v *variant, 
 	s.writeBacks.wg.Add(1)
 	go func() {
 		defer func() { <-s.writeBacks.slots; s.writeBacks.wg.Done() }()
-		err := s.store.Put(pctx, bucket, key, v.data, v.format.ContentType(),
-			map[string]string{metaSourceETag: sourceETag})
+		stored, err := s.putVariant(pctx, bucket, key, v, sourceETag)
 		endS3Span(span, bucket, "variant", len(v.data), err)
-		if err != nil {
+		switch {
+		case err != nil:
 			s.log.Warn("write-back failed", "key", key, "err", err)
-			return
+		case stored:
+			s.metrics.variantsStored.Inc()
+		default:
+			s.metrics.storeConflicts.Inc()
 		}
-		s.metrics.variantsStored.Inc()
 	}()
+}
+
+// putVariant writes a variant with an S3 conditional write, so that of
+// several gateways that rendered the same variant at once one stores it:
+// If-None-Match: * creates it; a 412 means it is there already. If what is
+// there was stored for another version of the source, it is replaced with
+// If-Match on the ETag just read, so of several replacers one wins too.
+// stored is false when another gateway's write won (not an error).
+func (s *Server) putVariant(ctx context.Context, bucket, key string, v *variant, sourceETag string) (stored bool, err error) {
+	meta := map[string]string{metaSourceETag: sourceETag}
+	_, err = s.store.PutIfMeta(ctx, bucket, key, v.data, v.format.ContentType(), meta, store.Cond{IfAbsent: true})
+	if !errors.Is(err, store.ErrPrecondition) {
+		return err == nil, err
+	}
+	cur, err := s.store.Head(ctx, bucket, key)
+	if err != nil || !cur.Exists || cur.Metadata[metaSourceETag] == sourceETag {
+		return false, err // stored by another gateway (or deleted since: left to the next miss)
+	}
+	_, err = s.store.PutIfMeta(ctx, bucket, key, v.data, v.format.ContentType(), meta, store.Cond{IfMatch: cur.ETag})
+	if errors.Is(err, store.ErrPrecondition) {
+		return false, nil // another gateway replaced it first
+	}
+	return err == nil, err
 }
 
 // storedKey is where a variant lives in S3: the preset's folder, the

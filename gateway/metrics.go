@@ -44,6 +44,7 @@ type metrics struct {
 	imageCache         *prometheus.CounterVec
 	imagesRendered     prometheus.Counter
 	variantsStored     prometheus.Counter
+	storeConflicts     prometheus.Counter // write-backs another gateway's conditional write beat
 	eventsProcessed    prometheus.Counter
 	eventsRefused      *prometheus.CounterVec
 	sqsMessages        *prometheus.CounterVec
@@ -143,6 +144,11 @@ func newMetrics() *metrics {
 	m.variantsStored = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgegate_variants_stored_total", Help: "Variants written back to S3.",
 	})
+	m.storeConflicts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgegate_image_store_conflicts_total",
+		Help: "Variant write-backs not stored because another gateway stored the same variant first (the S3 conditional write answered 412): renders the fleet did twice, one copy written.",
+	})
+	m.reg.MustRegister(m.storeConflicts)
 	m.eventsProcessed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgegate_upload_events_processed_total",
 		Help: "Queued upload events whose eager renders have finished (rendered, skipped or failed).",
