@@ -94,7 +94,7 @@ func newBrowser(t *testing.T) (context.Context, *browserEvents) {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	tctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	tctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	ev := &browserEvents{}
 	// The first action starts the browser (its context has no timeout:

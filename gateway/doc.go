@@ -27,6 +27,7 @@
 //	sqs.go        upload events from SQS queues (package queue): consumers, renders that report
 //	explain.go    Explain: decide with a trace, for /debug/explain and `edgegate explain`
 //	admin.go      the admin listener's handlers
+//	consoleapi.go the web console (package console) on the admin mux and the JSON it needs
 //	readiness.go  /readyz: background S3 checks, not ready after readiness.failures in a row
 //	connlimit.go  the public connections' limits (max_connections, per IP) on both transports
 //	metrics.go    Prometheus collectors on the server's own registry

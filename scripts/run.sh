@@ -77,6 +77,8 @@ edgegate is up. Try:
   curl -si '127.0.0.1:8080/r/map-tiles.zip?region=uk-london'
   curl -si --cacert .data/tls/ca.pem 'https://localhost:8443/r/map-tiles.zip?region=uk'
   curl -so thumb.webp -H 'Accept: image/webp' '127.0.0.1:8080/img/thumbnail/photos/sample.jpg'
+Console (explain, rules, GeoIP map, live metrics, image renders):
+  http://127.0.0.1:9090/#explain?key=photos/sample.jpg&ip=156.173.10.20
 Ctrl-C stops everything.
 TXT
 wait "$gw"
