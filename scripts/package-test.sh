@@ -27,9 +27,14 @@ flock -w 300 9 || fail "another package test holds /run/lock/edgegate-package-te
 
 tmp=$(mktemp -d)
 pid=""
+# The test config a binary without EDGEGATE_* overrides gets (below); a
+# failed run's is removed here and at exit, so that purge can check /etc.
+testcfg_path=/etc/edgegate/edgegate-package-test.yaml
+rm -f "$testcfg_path"
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   [ -f "$tmp/s3.pid" ] && kill "$(cat "$tmp/s3.pid")" 2>/dev/null || true
+  rm -f "$testcfg_path"
   if dpkg -s edgegate >/dev/null 2>&1; then dpkg -P edgegate >/dev/null 2>&1 || true; fi
   rm -rf "$tmp"
 }
@@ -143,7 +148,7 @@ EOT
 # the binary has them; else a test config beside the installed one.
 if EDGEGATE_LISTEN=not-an-address "$bin" check --config "$config" >/dev/null 2>&1; then
   say "NOTE: this binary ignores EDGEGATE_LISTEN (no env overrides yet): using a test config beside $config"
-  testcfg=$(dirname "$config")/edgegate-package-test.yaml
+  testcfg=$testcfg_path
   sed -e "s|^listen:.*|listen: 127.0.0.1:$port|" -e "s|^admin_listen:.*|admin_listen: 127.0.0.1:$admin|" \
       -e "s|^  region: us-east-1|  region: us-east-1\n  endpoint: $s3\n  path_style: true|" "$config" >"$testcfg"
   for ((i = 1; i < ${#argv[@]}; i++)); do [ "${argv[i-1]}" = --config ] && argv[i]=$testcfg; done
