@@ -107,7 +107,10 @@ grep -q 'libvips.so.42' "$tmp/ldd.txt" || fail "$bin does not link libvips.so.42
 need=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
 have=$(sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p' <<<"$depends")
 [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | tail -1)" = "$have" ] || fail "binary needs GLIBC_$need, Depends says libc6 (>= $have)"
-"$bin" version >/dev/null || fail "$bin version"
+# The version is stamped in (scripts/ldflags.sh): this tree's commit.
+"$bin" version >"$tmp/version.txt" || fail "$bin version"
+grep -qx "commit   $(git rev-parse HEAD)" "$tmp/version.txt" || { cat "$tmp/version.txt" >&2; fail "the packaged binary is not stamped with commit $(git rev-parse HEAD)"; }
+grep -q '^libvips  8\.' "$tmp/version.txt" || { cat "$tmp/version.txt" >&2; fail "edgegate version names no libvips"; }
 
 # --- the unit file -------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
@@ -205,6 +208,13 @@ done
 [ -n "$srvpid" ] || { ps -ef | grep edgegate >&2; fail "no edgegate process running as uid $uid"; }
 grep -q "^Max open files *$nofile" "/proc/$srvpid/limits" || fail "LimitNOFILE not applied: $(grep 'open files' "/proc/$srvpid/limits")"
 grep -q '^CapEff:\s*0000000000000000' "/proc/$srvpid/status" || fail "edgegate has capabilities: $(grep Cap "/proc/$srvpid/status")"
+# libvips and malloc limits come from the binary itself (the unit sets no
+# VIPS_CONCURRENCY or MALLOC_ARENA_MAX): images.vips_concurrency and
+# images.malloc_arena_max defaults, 1 and 2.
+start=$(grep '"msg":"edgegate starting"' "$tmp/serve.log" || true)
+for want in '"vips_concurrency":1,' '"vips_concurrency_from":"config"' '"malloc_arena_max":2,'; do
+  [[ $start == *"$want"* ]] || { cat "$tmp/serve.log" >&2; fail "startup line lacks $want"; }
+done
 say "serving as uid $uid (pid $srvpid) on 127.0.0.1:$port, admin 127.0.0.1:$admin, S3 $s3"
 
 # `edgegate health`, the container's HEALTHCHECK, against the real thing.
