@@ -44,4 +44,7 @@ printf 'linux: GOOS=linux\nnoevloop: GOOS=linux -tags=noevloop\n' | "$gobin/stat
 # deploy/ is its own module (helm, k8s.io): go vet ./... above skips it.
 step "go vet, staticcheck (deploy module)"
 (cd deploy && go vet ./... && "$gobin/staticcheck" ./...)
+# packaging/dockerfile-test too (buildkit's Dockerfile parser).
+step "go vet, staticcheck (packaging/dockerfile-test module)"
+(cd packaging/dockerfile-test && go vet ./... && "$gobin/staticcheck" ./...)
 step "ok"
