@@ -98,7 +98,7 @@ budget less 64 MiB.
 {{- $cache := div ((get $img "cache_bytes" | default 268435456) | int64) 1048576 -}}
 {{- $src := div ((get $img "source_bytes_in_flight" | default 268435456) | int64) 1048576 -}}
 {{- $pixels := div (add (mul ((get $img "budget_megapixels" | default 64) | int64) 4000000) 1048575) 1048576 -}}
-{{- $conns := div (mul ((.Values.config.max_connections | default 20000) | int64) (int64 .Values.sizing.connectionKiB)) 1024 -}}
+{{- $conns := div (mul ((.Values.config.max_connections | default 16384) | int64) (int64 .Values.sizing.connectionKiB)) 1024 -}}
 {{- $need := add (int64 .Values.sizing.baselineMiB) $cache $src $pixels $conns -}}
 {{- if lt $limit $need -}}
 {{- fail (printf "edgegate: resources.limits.memory (%d MiB) is below the budget of %d MiB: baseline %d + images.cache_bytes %d + images.source_bytes_in_flight %d + images.budget_megapixels %d + max_connections %d" $limit $need (int64 .Values.sizing.baselineMiB) $cache $src $pixels $conns) -}}
