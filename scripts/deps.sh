@@ -21,8 +21,9 @@ NFPM_VERSION=v2.45.2
 need_apt=()
 # chromium + chromium-driver: the console's browser tests (console/browser_test.go).
 # strace: scripts/package-test.sh records the system calls the packaged
-# gateway makes, to check them against its unit's SystemCallFilter=.
-for p in libvips-dev pkg-config pebble chromium chromium-driver strace; do
+# gateway makes, to check them against its unit's SystemCallFilter=;
+# systemd for its systemd-analyze (verify, security, syscall-filter).
+for p in libvips-dev pkg-config pebble chromium chromium-driver strace systemd; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then

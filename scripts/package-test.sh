@@ -40,6 +40,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# dpkg refuses at once while apt-get or another dpkg holds its lock (on a
+# shared machine): wait for it, up to a minute.
+dpkg_() {
+  local i
+  for i in $(seq 1 30); do
+    if dpkg "$@" >"$tmp/dpkg.log" 2>&1; then return 0; fi
+    grep -qi 'lock' "$tmp/dpkg.log" || return 1
+    sleep 2
+  done
+  return 1
+}
+
 freeport() {
   local p
   for _ in $(seq 1 50); do
@@ -76,9 +88,9 @@ done
 for s in postinst prerm postrm; do [ -x "$tmp/control/$s" ] || fail "no $s script"; done
 
 # --- install -------------------------------------------------------------
-if ! dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1; then
+if ! dpkg_ -i "$deb"; then
   say "dpkg -i left dependencies unmet; apt-get install -f"
-  DEBIAN_FRONTEND=noninteractive apt-get install -f -y -qq >>"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "apt-get install -f"; }
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -f -y -qq >>"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "apt-get install -f"; }
 fi
 [ "$(dpkg-query -W -f '${Status}' edgegate)" = "install ok installed" ] || { cat "$tmp/dpkg.log" >&2; fail "not installed"; }
 
@@ -300,10 +312,10 @@ say "$(wc -l <"$tmp/used.txt") distinct system calls, all in SystemCallFilter=; 
 # --- remove, then purge --------------------------------------------------
 [ -z "${testcfg:-}" ] || rm -f "$testcfg"
 cp "$tmp/envfile.orig" "$envfile"
-dpkg -r edgegate >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r"; }
+dpkg_ -r edgegate || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r"; }
 for f in "$bin" "$unit" /usr/share/doc/edgegate; do [ ! -e "$f" ] || fail "dpkg -r left $f"; done
 [ -f /etc/edgegate/edgegate.yaml ] || fail "dpkg -r removed the conffiles (only purge should)"
-dpkg -P edgegate >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
+dpkg_ -P edgegate || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
 for f in /etc/edgegate /var/lib/edgegate /var/log/edgegate; do [ ! -e "$f" ] || fail "dpkg -P left $f"; done
 dpkg -s edgegate >/dev/null 2>&1 && fail "still known to dpkg after purge"
 say "ok: installed, served, reloaded, stopped, removed and purged"
