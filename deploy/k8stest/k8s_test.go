@@ -3,6 +3,7 @@ package k8stest
 import (
 	"fmt"
 	"net"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -736,5 +737,38 @@ func TestChartRefusesBadValues(t *testing.T) {
 	}
 	if q := s.container.Resources.Limits[corev1.ResourceMemory]; q.Cmp(resource.MustParse("2Gi")) != 0 {
 		t.Errorf("limit %s", q.String())
+	}
+}
+
+// The pods run the repository's image as its Dockerfile builds it: the
+// same numeric user (files it owns, like /var/lib/edgegate, stay
+// writable), and args that its ENTRYPOINT (the binary) takes.
+func TestPodMatchesTheDockerfile(t *testing.T) {
+	data, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user, entrypoint string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "USER":
+			user = f[1]
+		case "ENTRYPOINT":
+			entrypoint = strings.Join(f[1:], " ")
+		}
+	}
+	for name, objs := range sources(t) {
+		s := load(t, name, objs)
+		sc := s.deploy.Spec.Template.Spec.SecurityContext
+		if got := fmt.Sprintf("%d:%d", *sc.RunAsUser, *sc.RunAsGroup); got != user {
+			t.Errorf("%s: runAsUser:runAsGroup %s, the Dockerfile's USER %q", name, got, user)
+		}
+		if !strings.Contains(entrypoint, "/edgegate") || s.container.Command != nil || s.container.Args[0] != "serve" {
+			t.Errorf("%s: command %q args %q with the image's ENTRYPOINT %s", name, s.container.Command, s.container.Args, entrypoint)
+		}
 	}
 }
