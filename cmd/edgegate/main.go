@@ -93,7 +93,7 @@ type commonFlags struct {
 // defineCommon defines the flags serve and check share.
 func defineCommon(fs *flag.FlagSet) *commonFlags {
 	f := &commonFlags{}
-	fs.StringVar(&f.config, "config", "edgegate.yaml", "read the configuration from `FILE`")
+	fs.StringVar(&f.config, "config", defaultConfigFile, "read the configuration from `FILE`")
 	fs.StringVar(&f.rules, "rules", "", "read the rules from `FILE` (overrides the config's rules)")
 	fs.StringVar(&f.listen, "listen", "", "serve the public listener on `ADDR` (overrides the config's listen)")
 	fs.StringVar(&f.adminListen, "admin-listen", "", "serve the admin listener on `ADDR` (overrides the config's admin_listen)")
@@ -269,7 +269,7 @@ func (h *headerList) String() string     { return fmt.Sprint(*h) }
 func (h *headerList) Set(v string) error { *h = append(*h, v); return nil }
 
 func explainFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
-	config := fs.String("config", "edgegate.yaml", "read the configuration from `FILE`")
+	config := fs.String("config", defaultConfigFile, "read the configuration from `FILE`")
 	rulesPath := fs.String("rules", "", "read the rules from `FILE` (overrides the config's rules)")
 	ip := fs.String("ip", "", "the request comes from the TCP peer `ADDR`")
 	region := fs.String("region", "", "the request's ?region= `NAME`")
@@ -311,7 +311,7 @@ func explain(fs *flag.FlagSet, config, rulesPath, ip, region string, headers hea
 }
 
 func signFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
-	config := fs.String("config", "edgegate.yaml", "read the configuration (images.signing_keys) from `FILE`")
+	config := fs.String("config", defaultConfigFile, "read the configuration (images.signing_keys) from `FILE`")
 	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int { return sign(fs, *config, stdout, stderr) }
 }
 
@@ -339,7 +339,7 @@ func sign(fs *flag.FlagSet, config string, stdout, stderr io.Writer) int {
 }
 
 func gcFlags(fs *flag.FlagSet) func(*flag.FlagSet, io.Writer, io.Writer) int {
-	config := fs.String("config", "edgegate.yaml", "read the configuration from `FILE`")
+	config := fs.String("config", defaultConfigFile, "read the configuration from `FILE`")
 	rulesPath := fs.String("rules", "", "read the rules from `FILE` (overrides the config's rules)")
 	apply := fs.Bool("apply", false, "remove what is found (default: only list it)")
 	return func(fs *flag.FlagSet, stdout, stderr io.Writer) int {
