@@ -14,6 +14,15 @@
 // --client raw replaces net/http with a lean HTTP/1.1 client over a pool of
 // --conns keep-alive connections (http:// only), for rates above ~10k req/s.
 //
+// `loadtest uploads` drives the upload path instead (issue 15): it puts
+// sources in S3, sends their S3 event notifications to an SQS queue at a
+// fixed rate and reports the lag from each message to the last of its
+// variants listed in S3, lost messages and the dead-letter queue's count
+// (loadtest/internal/uploads; scripts/bench-uploads.sh runs it against
+// its own versitygw, goaws and gateway):
+//
+//	go run ./loadtest uploads --queue-url URL --sqs-endpoint URL --s3-endpoint URL --count 1000 --rate 50
+//
 // The work is done by loadtest/internal/cli; this file only wires the
 // process (signals, exit status, the embedded default scenarios).
 package main

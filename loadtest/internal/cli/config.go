@@ -77,6 +77,7 @@ func ParseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./loadtest --target URL --scenario NAME (--rate R | --max) [flags]
+       go run ./loadtest uploads --queue-url URL [flags]   (S3 upload events through SQS; see uploads --help)
 
 Drives edgegate with a scenario's traffic mix and reports latency percentiles
 (measured from each request's intended send time), throughput, errors by

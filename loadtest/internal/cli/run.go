@@ -43,6 +43,9 @@ const (
 // defaultScenarios is the built-in scenario file. ctx ends the run early
 // (Ctrl-C); the results so far are still reported.
 func Main(ctx context.Context, args []string, defaultScenarios []byte, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "uploads" {
+		return runUploads(ctx, args[1:], stdout, stderr)
+	}
 	c, err := ParseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
@@ -454,6 +457,9 @@ func printSummary(w io.Writer, c *Config, rep *report.Report) {
 	}
 	for _, k := range stats.SortedKeys(t.ErrorsByCause) {
 		fmt.Fprintf(w, "  errors: cause %s: %d\n", k, t.ErrorsByCause[k])
+	}
+	if rep.Uploads != nil {
+		printUploads(w, rep.Uploads)
 	}
 	if t.HitRatio != nil {
 		fmt.Fprintf(w, "  image cache hit ratio (X-Cache): %.1f%%\n", 100**t.HitRatio)

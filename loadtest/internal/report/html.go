@@ -86,6 +86,21 @@ iframe{width:100%;height:520px;border:1px solid #ccc}
 <td>{{ms .S.Latency.P50}}</td><td>{{ms .S.Latency.P90}}</td><td>{{ms .S.Latency.P99}}</td><td>{{ms .S.Latency.P999}}</td><td>{{ms .S.Latency.Max}}</td><td>{{ms .S.Latency.Mean}}</td><td>{{ms .S.ServiceTime.P99}}</td><td>{{pctp .S.HitRatio}}</td></tr>
 {{end}}</table>
 
+{{with .R.Uploads}}<h2>Uploads: message → variants in S3</h2>
+<p>Latency above is each message's lag: from its intended send time to the listing of {{.Bucket}} that first held the last of its variants (late by at most one poll, {{ms .PollMs}} ms, plus one listing).</p>
+<table>
+<tr><th>messages awaited / poison</th><td>{{.Messages}} / {{.Poison}}</td></tr>
+<tr><th>lost (variants not all listed within {{f1 .DeadlineS}} s)</th><td{{if .Lost}} class="err"{{end}}>{{.Lost}}</td></tr>
+<tr><th>send errors</th><td{{if .SendErrors}} class="err"{{end}}>{{.SendErrors}}</td></tr>
+<tr><th>variants stored / expected</th><td{{if ne .VariantsStored .VariantsExpected}} class="err"{{end}}>{{.VariantsStored}} / {{.VariantsExpected}}</td></tr>
+<tr><th>dead-letter queue at the end</th><td>{{if lt .DeadLetter 0}}–{{else}}{{.DeadLetter}}{{end}}</td></tr>
+<tr><th>left in the queue</th><td>{{if lt .QueueLeft 0}}–{{else}}{{.QueueLeft}}{{end}}</td></tr>
+<tr><th>presets (folders)</th><td>{{range .Presets}}<code>{{.}}</code> {{end}}</td></tr>
+<tr><th>sources</th><td>{{.SourceWidth}}×{{.SourceHeight}} JPEG, {{.SourceBytes}} bytes, under <code>{{.Prefix}}</code> (put in {{f1 .UploadS}} s before the first message)</td></tr>
+<tr><th>envelopes</th><td>{{range .Envelopes}}{{.}} {{end}}</td></tr>
+<tr><th>listings</th><td>{{.Lists}}{{with .ListError}} <span class="err">last error: {{.}}</span>{{end}}</td></tr>
+</table>{{end}}
+
 <h2>Status codes and errors</h2>
 <table><tr><th>status</th><th>count</th></tr>
 {{range $k := sorted .R.Total.Status}}<tr><td>{{$k}}</td><td>{{index $.R.Total.Status $k}}</td></tr>{{end}}

@@ -50,6 +50,10 @@ type Report struct {
 	Reloads      *Reloads                 `json:"reloads,omitempty"`
 	GeoIP        *GeoIP                   `json:"geoip,omitempty"`
 	Metrics      []scrape.Sample          `json:"metrics,omitempty"`
+	// Uploads is the uploads scenario's own part (loadtest uploads):
+	// latencies above are then each message's lag, from its intended
+	// send to the last of its variants listed in S3.
+	Uploads *Uploads `json:"uploads,omitempty"`
 	// Order lists ByRequest's keys in scenario order (not in JSON).
 	Order []string `json:"-"`
 }
