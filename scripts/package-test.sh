@@ -309,6 +309,22 @@ for f in $(grep -oE 'socket\(AF_[A-Z0-9]+' "$tmp/strace.log" | sed 's/socket(//'
 done
 say "$(wc -l <"$tmp/used.txt") distinct system calls, all in SystemCallFilter=; socket families in RestrictAddressFamilies="
 
+# --- an upgrade keeps a locally edited conffile ---------------------------
+# The same files as a newer version (nfpm, the installed binary): dpkg
+# installs it over the old one and leaves the edited rules.yaml alone.
+ver1=$(dpkg-query -W -f '${Version}' edgegate)
+echo "# edited on this machine ($$)" >>/etc/edgegate/rules.yaml
+dpkg-deb -x "$deb" "$tmp/x"
+gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+EDGEGATE_BIN="$tmp/x/usr/bin/edgegate" EDGEGATE_ARCH=$(dpkg --print-architecture) EDGEGATE_DEB_VERSION="$ver1+up1" \
+  "$gobin/nfpm" package --config packaging/nfpm.yaml --packager deb --target "$tmp/up.deb" >/dev/null
+dpkg --compare-versions "$ver1+up1" gt "$ver1" || fail "$ver1+up1 is not newer than $ver1"
+dpkg_ -i "$tmp/up.deb" </dev/null || { cat "$tmp/dpkg.log" >&2; fail "dpkg -i of the upgrade"; }
+[ "$(dpkg-query -W -f '${Version}' edgegate)" = "$ver1+up1" ] || fail "the upgrade did not install"
+grep -q "^# edited on this machine ($$)" /etc/edgegate/rules.yaml || fail "the upgrade lost the edit to /etc/edgegate/rules.yaml"
+"$bin" check --config /etc/edgegate/edgegate.yaml >/dev/null || fail "edgegate check after the upgrade"
+say "an upgrade to $ver1+up1 keeps the edited rules.yaml"
+
 # --- remove, then purge --------------------------------------------------
 [ -z "${testcfg:-}" ] || rm -f "$testcfg"
 cp "$tmp/envfile.orig" "$envfile"
