@@ -412,7 +412,7 @@
     grid.append(tbody);
     const jobs = [];
     for (const pr of imagesInfo.presets) {
-      const tr = el("tr", {}, el("th", {}, pr.name, el("div", { class: "muted" }, pr.width + "×" + pr.height + " " + pr.fit)));
+      const tr = el("tr", {}, el("th", {}, pr.name, el("div", { class: "muted" }, (pr.width && pr.height ? pr.width + "×" + pr.height : pr.width ? pr.width + " wide" : pr.height + " high") + " " + pr.fit)));
       tbody.append(tr);
       for (const fm of imagesInfo.formats) {
         const td = el("td", { class: "render", "data-preset": pr.name, "data-format": fm }, el("span", { class: "muted" }, "…"));
