@@ -714,6 +714,9 @@ func TestChartRefusesBadValues(t *testing.T) {
 		"listen under config":      {map[string]any{"config": map[string]any{"listen": ":80"}}, "config.listen"},
 		"rules path under config":  {map[string]any{"config": map[string]any{"rules": "/x"}}, "config.rules"},
 		"geoip files, no volume":   {map[string]any{"geoip": map[string]any{"files": []any{"a.mmdb"}}}, "geoip.volume"},
+		"misspelt value":           {map[string]any{"replicas": 3}, "replicas"},
+		"misspelt nested value":    {map[string]any{"autoscaling": map[string]any{"maxReplica": 3}}, "maxReplica"},
+		"GeoIP file with a path":   {map[string]any{"geoip": map[string]any{"volume": map[string]any{"emptyDir": map[string]any{}}, "files": []any{"/x/a.mmdb"}}}, "files"},
 	}
 	for name, tt := range tests {
 		_, err := Render(chartDir, release, namespace, tt.vals)
