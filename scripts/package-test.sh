@@ -199,12 +199,19 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt "$nofile" ]; then
   say "NOTE: hard RLIMIT_NOFILE here is $hard, below the unit's LimitNOFILE=$nofile: testing with $hard"
   nofile=$hard
 fi
+# ProtectSystem=strict and PrivateTmp=: in a mount namespace of its own the
+# whole file system is read-only but a fresh tmpfs on /tmp (which hides
+# $tmp: the strace log is reached through an inherited descriptor).
+rofs='mount --bind / / && mount -o remount,bind,ro / && mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp && exec "$@"'
+exec 8>>"$tmp/strace.log"
 cd /
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "${envargs[@]}" \
-  "$tmp/mdwe" prlimit --nofile="$nofile:$nofile" -- \
+  "$tmp/mdwe" unshare --mount --propagation private -- sh -c "$rofs" sh \
+  prlimit --nofile="$nofile:$nofile" -- \
   setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \
-  strace -f -qq -e signal=none -o "$tmp/strace.log" -- \
+  strace -f -qq -e signal=none -o /proc/self/fd/8 -- \
   "${argv[@]}" >"$tmp/serve.log" 2>&1 &
+exec 8>&-
 pid=$!
 cd "$repo"
 for _ in $(seq 1 150); do
@@ -227,6 +234,7 @@ start=$(grep '"msg":"edgegate starting"' "$tmp/serve.log" || true)
 for want in '"vips_concurrency":1,' '"vips_concurrency_from":"config"' '"malloc_arena_max":2,'; do
   [[ $start == *"$want"* ]] || { cat "$tmp/serve.log" >&2; fail "startup line lacks $want"; }
 done
+touch "/proc/$srvpid/root/etc/edgegate/x" 2>/dev/null && fail "the gateway's root file system is writable"
 say "serving as uid $uid (pid $srvpid) on 127.0.0.1:$port, admin 127.0.0.1:$admin, S3 $s3"
 
 # `edgegate health`, the container's HEALTHCHECK, against the real thing.
