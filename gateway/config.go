@@ -277,7 +277,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Images.Runtime.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("config: images: %w", err))
+		errs = append(errs, err)
 	}
 	if c.Images.SourceBytesInFlight < 1<<20 || c.Images.FailureCacheEntries <= 0 {
 		errs = append(errs, fmt.Errorf("config: images.source_bytes_in_flight (%d) must be at least 1 MiB and images.failure_cache_entries (%d) positive",

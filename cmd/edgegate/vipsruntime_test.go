@@ -96,8 +96,20 @@ func TestCheckRefusesBadVipsSettings(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "edgegate.yaml")
 		os.WriteFile(cfg, []byte(fmt.Sprintf("rules: %s\nimages:\n  %s\n", rules, tc.images)), 0o644)
 		var out, errb bytes.Buffer
-		if code := run([]string{"check", "--config", cfg}, &out, &errb); code != 1 || !strings.Contains(errb.String(), tc.want) {
-			t.Errorf("%s: exit %d, stderr %q; want 1 and %q", tc.images, code, errb.String(), tc.want)
+		// At the value's line and column ("  name: value" on line 3).
+		name, _, _ := strings.Cut(tc.images, ":")
+		at := fmt.Sprintf("%s:3:%d: resize: ", cfg, len(name)+5)
+		if code := run([]string{"check", "--config", cfg}, &out, &errb); code != 1 || !strings.Contains(errb.String(), at+tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 1 and %q", tc.images, code, errb.String(), at+tc.want)
 		}
+	}
+	// From the environment: the variable is named.
+	cfg := filepath.Join(t.TempDir(), "edgegate.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("rules: %s\n", rules)), 0o644)
+	t.Setenv("EDGEGATE_IMAGES_MALLOC_ARENA_MAX", "-2")
+	var out, errb bytes.Buffer
+	if code := run([]string{"check", "--config", cfg}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "EDGEGATE_IMAGES_MALLOC_ARENA_MAX: resize: malloc_arena_max -2") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
 	}
 }
