@@ -119,9 +119,9 @@ func kindOf(t reflect.Type) envKind {
 func envTypeDesc(t reflect.Type) string {
 	switch kindOf(t) {
 	case envList:
-		return "list of " + shortType(t.Elem()) + " (comma-separated)"
+		return "list of " + shortType(t.Elem()) + "s (comma-separated)"
 	case envMap:
-		return "map of " + shortType(t.Elem()) + " (key=value,key=value)"
+		return "map of " + shortType(t.Elem()) + "s (key=value,key=value)"
 	case envYAML:
 		return "YAML (a flow value in the environment: [...] or {...})"
 	}
