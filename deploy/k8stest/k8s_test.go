@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -61,7 +62,12 @@ func sources(t *testing.T) map[string][]Object {
 	if err != nil {
 		t.Fatalf("helm template (all on): %v", err)
 	}
-	return map[string][]Object{"plain": plain, "chart": def, "chart-all-on": on}
+	// Another release name and namespace: every name and reference follows.
+	other, err := RenderObjects(chartDir, "cdn", "prod", nil)
+	if err != nil {
+		t.Fatalf("helm template (release cdn in prod): %v", err)
+	}
+	return map[string][]Object{"plain": plain, "chart": def, "chart-all-on": on, "chart-cdn-prod": other}
 }
 
 func TestChartLintsStrict(t *testing.T) {
@@ -83,7 +89,7 @@ func TestEveryDocumentDecodesStrictly(t *testing.T) {
 		if name == "plain" {
 			want["Namespace"] = 1
 		}
-		if name != "chart" {
+		if name == "plain" || name == "chart-all-on" {
 			want["ServiceMonitor"] = 1
 		}
 		for k, n := range want {
@@ -317,7 +323,7 @@ func TestProbesAndPortsMatchTheConfig(t *testing.T) {
 					if svc.Spec.Type != corev1.ServiceTypeClusterIP {
 						t.Errorf("%s: admin Service %s is %s, want ClusterIP", name, svc.Name, svc.Spec.Type)
 					}
-					for _, h := range []string{svc.Name, svc.Name + "." + namespace + ".svc"} {
+					for _, h := range []string{svc.Name, svc.Name + "." + svc.Namespace + ".svc"} {
 						if !slices.Contains(s.cfg.Admin.Hosts, h) {
 							t.Errorf("%s: admin.hosts %q lacks %q: requests by the Service's name would get 421", name, s.cfg.Admin.Hosts, h)
 						}
@@ -614,9 +620,9 @@ func TestNetworkPolicyKeepsAdminInside(t *testing.T) {
 func TestServiceMonitorScrapesTheAdminPort(t *testing.T) {
 	for name, objs := range sources(t) {
 		sms := Find[*monitoringv1.ServiceMonitor](objs)
-		if name == "chart" {
+		if name != "plain" && name != "chart-all-on" {
 			if len(sms) != 0 {
-				t.Errorf("chart: a ServiceMonitor by default breaks installs without prometheus-operator")
+				t.Errorf("%s: a ServiceMonitor by default breaks installs without prometheus-operator", name)
 			}
 			continue
 		}
@@ -655,7 +661,7 @@ func TestServiceMonitorScrapesTheAdminPort(t *testing.T) {
 		if port != admin {
 			t.Errorf("%s: the ServiceMonitor's port %q reaches container port %d, want the admin port %d", name, ep.Port, port, admin)
 		}
-		if ns := sm.Spec.NamespaceSelector.MatchNames; !slices.Equal(ns, []string{namespace}) {
+		if ns := sm.Spec.NamespaceSelector.MatchNames; !slices.Equal(ns, []string{sm.Namespace}) {
 			t.Errorf("%s: namespaceSelector %v", name, ns)
 		}
 	}
@@ -772,6 +778,41 @@ func TestPodMatchesTheDockerfile(t *testing.T) {
 		}
 		if !strings.Contains(entrypoint, "/edgegate") || s.container.Command != nil || s.container.Args[0] != "serve" {
 			t.Errorf("%s: command %q args %q with the image's ENTRYPOINT %s", name, s.container.Command, s.container.Args, entrypoint)
+		}
+	}
+}
+
+// Every object of a set lives in one namespace, and every reference (the
+// Secret, ConfigMaps, ServiceAccount, HPA target) names an object of the
+// set.
+func TestReferencesResolve(t *testing.T) {
+	for name, objs := range sources(t) {
+		s := load(t, name, objs)
+		have := map[string]bool{}
+		ns := s.deploy.Namespace
+		for _, o := range objs {
+			have[o.Kind+"/"+o.Name] = true
+			if a, err := meta.Accessor(o.Value); err == nil && o.Kind != "Namespace" && a.GetNamespace() != ns {
+				t.Errorf("%s: %s/%s in namespace %q, the Deployment in %q", name, o.Kind, o.Name, a.GetNamespace(), ns)
+			}
+		}
+		pod := s.deploy.Spec.Template.Spec
+		refs := []string{"ServiceAccount/" + pod.ServiceAccountName, "Secret/" + s.secretName}
+		for _, v := range pod.Volumes {
+			switch {
+			case v.ConfigMap != nil:
+				refs = append(refs, "ConfigMap/"+v.ConfigMap.Name)
+			case v.Secret != nil:
+				refs = append(refs, "Secret/"+v.Secret.SecretName)
+			}
+		}
+		for _, h := range Find[*autoscalingv2.HorizontalPodAutoscaler](objs) {
+			refs = append(refs, h.Spec.ScaleTargetRef.Kind+"/"+h.Spec.ScaleTargetRef.Name)
+		}
+		for _, r := range refs {
+			if !have[r] {
+				t.Errorf("%s: %s is referred to but not shipped", name, r)
+			}
 		}
 	}
 }
