@@ -181,6 +181,9 @@ func TestConsoleInBrowser(t *testing.T) {
 				wide := evaluate[[]string](t, ctx, `Array.from(document.querySelectorAll("body *")).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "#" + e.id + "." + e.className)`)
 				t.Errorf("%s at %d px: the page is %d px wide (horizontal overflow): %q", view, w, sw, wide)
 			}
+			if w == 375 {
+				shot(view + "-375px")
+			}
 		}
 	}
 
