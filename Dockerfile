@@ -8,8 +8,9 @@
 #   docker run --read-only --tmpfs /tmp -p 8080:8080 \
 #     -v "$PWD/my-config:/etc/edgegate:ro" --env-file edgegate.env edgegate:dev
 #
-# It runs as uid 65532 and needs no writable path but /tmp (libvips' and
-# liborc's scratch files): with --read-only give it a tmpfs. ACME
+# It runs as uid 65532 and needs no writable path but /tmp (libvips'
+# scratch files): with --read-only give it a tmpfs (Docker's is noexec;
+# liborc, libvips' code generator, then keeps its code in memory). ACME
 # certificates (tls.acme.storage.dir: /var/lib/edgegate/acme) need a volume
 # on /var/lib/edgegate. The admin listener stays on the container's
 # loopback (127.0.0.1:9090, for HEALTHCHECK); publish it only after setting
