@@ -284,7 +284,10 @@ func TestPodAsRendered(t *testing.T) {
 	// The environment: literal values, and secretKeyRefs from this Secret
 	// (optional keys that it lacks stay unset, as the kubelet does).
 	const token = "k8stest-admin-token-0123456789abcdef"
-	secret := map[string]string{"admin-token": token, "s3-access-key": "k8stest", "s3-secret-key": "k8stest-secret"}
+	// Every key the container reads, so that every variable name is one
+	// the gateway takes (it refuses unknown EDGEGATE_ variables).
+	secret := map[string]string{"admin-token": token, "s3-access-key": "k8stest", "s3-secret-key": "k8stest-secret",
+		"img-signing-keys": "hex:" + strings.Repeat("6b", 32), "events-token": "k8stest-events-token"}
 	var env []string
 	for _, e := range s.container.Env {
 		switch {
