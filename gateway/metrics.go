@@ -216,19 +216,28 @@ func newMetrics() *metrics {
 
 // registerBuildInfo adds edgegate_build_info: 1, labelled with the build
 // (buildLabels).
-func (m *metrics) registerBuildInfo(version string) {
+func (m *metrics) registerBuildInfo(version, revision string) {
 	bi, _ := debug.ReadBuildInfo()
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "edgegate_build_info",
 		Help:        "Always 1, labelled with the build: version (stamped at build time, else the main module's), goversion, revision (the VCS revision, -modified when the tree had changes).",
-		ConstLabels: buildLabels(version, bi),
+		ConstLabels: buildLabels(version, revision, bi),
 	}, func() float64 { return 1 }))
 }
 
 // buildLabels are edgegate_build_info's labels: version (the given one,
-// else the main module's), the Go version and the VCS revision; "unknown"
-// for what the build does not say.
-func buildLabels(version string, bi *debug.BuildInfo) prometheus.Labels {
+// else the main module's), the Go version and the VCS revision (the given
+// one, stamped at build time, else the toolchain's); "unknown" for what
+// the build does not say.
+func buildLabels(version, revision string, bi *debug.BuildInfo) prometheus.Labels {
+	l := buildLabelsOf(version, bi)
+	if revision != "" {
+		l["revision"] = revision
+	}
+	return l
+}
+
+func buildLabelsOf(version string, bi *debug.BuildInfo) prometheus.Labels {
 	l := prometheus.Labels{"version": version, "goversion": runtime.Version(), "revision": "unknown"}
 	if bi == nil {
 		if version == "" {

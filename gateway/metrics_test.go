@@ -122,19 +122,22 @@ func TestBuildInfoLabels(t *testing.T) {
 	dirty := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"},
 		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}}}
 	tests := []struct {
-		name    string
-		version string
-		bi      *debug.BuildInfo
-		want    prometheus.Labels
+		name     string
+		version  string
+		revision string
+		bi       *debug.BuildInfo
+		want     prometheus.Labels
 	}{
-		{"stamped", "1.4.0", bi, prometheus.Labels{"version": "1.4.0", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
-		{"module version", "", bi, prometheus.Labels{"version": "v1.2.3", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
-		{"devel, modified tree", "", dirty, prometheus.Labels{"version": "(devel)", "goversion": "go1.26.0", "revision": "0123456789abcdef-modified"}},
-		{"no build info", "", nil, prometheus.Labels{"version": "unknown", "goversion": runtime.Version(), "revision": "unknown"}},
+		{"stamped", "1.4.0", "", bi, prometheus.Labels{"version": "1.4.0", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
+		{"stamped revision, no VCS info (-buildvcs=false)", "1.4.0", "fedcba98", &debug.BuildInfo{GoVersion: "go1.26.0"},
+			prometheus.Labels{"version": "1.4.0", "goversion": "go1.26.0", "revision": "fedcba98"}},
+		{"module version", "", "", bi, prometheus.Labels{"version": "v1.2.3", "goversion": "go1.26.0", "revision": "0123456789abcdef"}},
+		{"devel, modified tree", "", "", dirty, prometheus.Labels{"version": "(devel)", "goversion": "go1.26.0", "revision": "0123456789abcdef-modified"}},
+		{"no build info", "", "", nil, prometheus.Labels{"version": "unknown", "goversion": runtime.Version(), "revision": "unknown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := buildLabels(tt.version, tt.bi); !maps.Equal(got, tt.want) {
+			if got := buildLabels(tt.version, tt.revision, tt.bi); !maps.Equal(got, tt.want) {
 				t.Errorf("buildLabels(%q) = %v; want %v", tt.version, got, tt.want)
 			}
 		})
@@ -146,7 +149,7 @@ func TestBuildInfoLabels(t *testing.T) {
 func TestBuildInfoServed(t *testing.T) {
 	g := startGateway(t, demoRules(t))
 	bi, _ := debug.ReadBuildInfo()
-	want := buildLabels("", bi)
+	want := buildLabels("", "", bi)
 	fams := scrape(t, g)
 	if v := value(fams, "edgegate_build_info", "version", want["version"], "goversion", runtime.Version(), "revision", want["revision"]); v != 1 {
 		t.Errorf("edgegate_build_info%v = %v; want 1 (%v)", want, v, fams["edgegate_build_info"])

@@ -102,12 +102,17 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	version string
+	version, revision string
 }
 
 // WithVersion sets the version edgegate_build_info reports (cmd/edgegate's,
 // stamped at build time). Default: the main module's version.
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithRevision sets the VCS revision edgegate_build_info reports
+// (cmd/edgegate's commit, stamped at build time). Default: the one the Go
+// toolchain recorded, if any.
+func WithRevision(r string) Option { return func(o *options) { o.revision = r } }
 
 // New validates cfg, loads the rules and the GeoIP databases and prepares
 // the S3 clients, the caches and the image processor. It does not listen
@@ -125,7 +130,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (*Se
 		opt(&o)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: newMetrics(), delayCut: make(chan struct{})}
-	s.metrics.registerBuildInfo(o.version)
+	s.metrics.registerBuildInfo(o.version, o.revision)
 	s.scratch.New = func() any { return new(scratch) }
 	s.clock = newCoarseClock(2 * time.Millisecond)
 	if err := s.open(ctx); err != nil {

@@ -194,7 +194,7 @@ func serve(f *commonFlags, stderr io.Writer) int {
 	term := make(chan os.Signal, 2)
 	signal.Notify(term, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(term)
-	srv, err := gateway.New(ctx, cfg, log, gateway.WithVersion(version))
+	srv, err := gateway.New(ctx, cfg, log, gateway.WithVersion(version), gateway.WithRevision(commit))
 	if err != nil {
 		log.Error("startup failed", "err", err)
 		return 1
