@@ -30,6 +30,7 @@ var envAllowed = []string{
 	"EDGEGATE_GEOIP_DIR",  // tests and scripts: where the GeoIP test databases are
 	"EDGEGATE_UPDATE_GOLDEN",
 	"EDGEGATE_TEST_",
+	"EDGEGATE_SCREENSHOTS",                                  // console's browser test
 	"EDGEGATE_BIN", "EDGEGATE_ARCH", "EDGEGATE_DEB_VERSION", // scripts/package.sh
 }
 
