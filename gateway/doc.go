@@ -33,6 +33,8 @@
 //	metrics.go    Prometheus collectors on the server's own registry
 //	tracing.go    OpenTelemetry spans (package telemetry): names, attributes, sampling first
 //	config.go     the config file: decode, defaults, Validate
+//	configerrors.go  every problem of a config file at file:line:col, "did you mean"
+//	configenv.go  EDGEGATE_ variables for every field (ConfigFields), precedence, where values came from
 //	errors.go     Error: an HTTP status with a public message, as a JSON body
 //	clock.go      the coarse clock read on the hot path
 package gateway
