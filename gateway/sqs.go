@@ -118,25 +118,48 @@ func (s *Server) renderUpload(ctx context.Context, j eventJob) error {
 		s.log.Info("event: source gone; nothing to render", "bucket", j.bucket, "key", j.key)
 		return nil
 	}
-	var errs []error
+	var todo []eagerVariant
 	for _, ev := range s.eagerVariants(j, m) {
-		if err := s.storeVariant(ctx, ev.vk, ev.ir, m); err != nil {
-			errs = append(errs, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, ev.preset, ev.format, err))
+		if !s.variantStored(ctx, ev.vk, ev.ir, m) {
+			todo = append(todo, ev)
 		}
 	}
+	if len(todo) > 1 {
+		// Held while its variants render: one download for all of them,
+		// however admission schedules the renders. Failing here (busy,
+		// refused), each render meets and answers it as it would alone.
+		if _, _, done, err := s.acquireSource(ctx, sourceKey{j.bucket, j.key, m.ETag}, m); err == nil {
+			defer done()
+		}
+	}
+	// All at once: admission, not this loop, decides how many render.
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, ev := range todo {
+		wg.Go(func() {
+			if err := s.renderAndPut(ctx, ev.vk, ev.ir, m); err != nil {
+				errs[i] = fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, ev.preset, ev.format, err)
+			}
+		})
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// storeVariant makes sure one variant is stored in S3: skipped when it
-// already is (for this source version), else rendered (through the
-// variant cache, shared with /img/ requests) and put, synchronously.
-func (s *Server) storeVariant(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta) error {
-	if vk.formatKnown {
-		sm, err := s.store.Head(ctx, vk.bucket, storedKey(ir.tr, vk.key, vk.format))
-		if err == nil && sm.Exists && sm.Metadata[metaSourceETag] == src.ETag {
-			return nil
-		}
+// variantStored reports whether a variant of this source version is in
+// S3 already (for a format known before the render).
+func (s *Server) variantStored(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta) bool {
+	if !vk.formatKnown {
+		return false
 	}
+	sm, err := s.store.Head(ctx, vk.bucket, storedKey(ir.tr, vk.key, vk.format))
+	return err == nil && sm.Exists && sm.Metadata[metaSourceETag] == src.ETag
+}
+
+// renderAndPut renders one variant (through the variant cache, shared with
+// /img/ requests) and puts it in S3 (a conditional write, as /img/'s
+// write-backs), synchronously.
+func (s *Server) renderAndPut(ctx context.Context, vk variantKey, ir imageRequest, src store.Meta) error {
 	for {
 		v, _, err := s.variants.GetOrLoad(ctx, vk, func(lctx context.Context) (*variant, time.Duration, error) {
 			return s.renderVariant(lctx, vk, ir, src, false)
@@ -145,11 +168,15 @@ func (s *Server) storeVariant(ctx context.Context, vk variantKey, ir imageReques
 			if v.stored {
 				return nil
 			}
-			if err := s.store.Put(ctx, vk.bucket, storedKey(ir.tr, vk.key, v.format), v.data, v.format.ContentType(),
-				map[string]string{metaSourceETag: src.ETag}); err != nil {
+			stored, err := s.putVariant(ctx, vk.bucket, storedKey(ir.tr, vk.key, v.format), v, src.ETag)
+			switch {
+			case err != nil:
 				return err
+			case stored:
+				s.metrics.variantsStored.Inc()
+			default: // another gateway stored it first
+				s.metrics.storeConflicts.Inc()
 			}
-			s.metrics.variantsStored.Inc()
 			return nil
 		}
 		e := renderError(err)

@@ -156,6 +156,10 @@ func TestSQSUploadsRenderedThenDeleted(t *testing.T) {
 	if rendered != 9 || written != 9 {
 		t.Fatalf("rendered %v, stored %v; want 9 and 9", rendered, written)
 	}
+	// Each upload's source is downloaded once for its three variants.
+	if gets := value(scrape(t, g), "edgegate_s3_request_duration_seconds", "operation", "GetObject"); gets != 3 {
+		t.Errorf("%v source GETs for 3 uploads × 3 variants; want 3", gets)
+	}
 	// Delivered again (at-least-once): done, deleted, nothing rendered or written.
 	r.send(eventBridgeEvent(demo.Bucket, keys["eventbridge"]))
 	waitFor(t, 30*time.Second, "the duplicate done", func() bool { return sqsOutcome(g, queue.OutcomeDone) == 5 })
