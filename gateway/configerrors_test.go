@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,7 +140,7 @@ func strictDecode(data []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err := dec.Decode(&cfg)
-	if errors.Is(err, errors.New("EOF")) || (err != nil && err.Error() == "EOF") {
+	if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	return cfg, err
