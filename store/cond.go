@@ -44,7 +44,7 @@ func (s *Store) PutIfMeta(ctx context.Context, bucket, key string, body []byte, 
 		return "", err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body),
 		ContentType: aws.String(contentType), Metadata: meta}
@@ -74,7 +74,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	_, err := s.Client(bucket).DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil && !isNotFound(err) {
@@ -133,7 +133,7 @@ func (s *Store) listPage(ctx context.Context, bucket string, in *s3.ListObjectsV
 		return nil, err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	out, err := s.Client(bucket).ListObjectsV2(ctx, in)
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) Stat(ctx context.Context, bucket, key string) (ObjectInfo, error
 		return ObjectInfo{}, err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	out, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {

@@ -91,3 +91,17 @@ func requestIDMiddleware(st *middleware.Stack) error {
 	}
 	return st.Build.Add(header, middleware.After)
 }
+
+// sdkContext is the context an S3 call hands the SDK: a RequestContext,
+// which its caller reuses for its next request, is replaced by an
+// immutable one carrying the same RequestInfo, because net/http may go on
+// reading a request's context after the call returns (a dial it started
+// for the request finishes in the background and asks the context for
+// values) while the caller already writes the RequestContext again.
+// Allocates only for a RequestContext, i.e. on calls that go to S3.
+func sdkContext(ctx context.Context) context.Context {
+	if rc, ok := ctx.(*RequestContext); ok {
+		return WithRequest(rc.Context, &rc.Info)
+	}
+	return ctx
+}

@@ -78,3 +78,26 @@ func TestRequestContextAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations", a)
 	}
 }
+
+// TestSDKContextIsASnapshot: what an S3 call hands the SDK (and net/http,
+// which may read it after the call returns) does not see the caller's
+// RequestContext being reused for its next request, yet carries the same
+// RequestInfo. Before sdkContext it was the RequestContext itself: the
+// race detector saw a dial goroutine read it while the loop rewrote it.
+func TestSDKContextIsASnapshot(t *testing.T) {
+	type key struct{}
+	rc := &RequestContext{Context: context.WithValue(context.Background(), key{}, "first")}
+	rc.Info.Reset("req-1")
+	ctx := sdkContext(rc)
+	rc.Context = context.WithValue(context.Background(), key{}, "second") // the next request
+	if got := ctx.Value(key{}); got != "first" {
+		t.Errorf("the SDK's context reads %v, want the call's own value", got)
+	}
+	if requestInfoOf(ctx) != &rc.Info {
+		t.Error("the SDK's context lost the request's RequestInfo")
+	}
+	plain := context.Background()
+	if sdkContext(plain) != plain {
+		t.Error("a plain context should pass through unchanged")
+	}
+}

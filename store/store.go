@@ -272,7 +272,7 @@ func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
 		return false, err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	_, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err == nil {
@@ -286,7 +286,7 @@ func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
 
 // Ping checks that each named bucket is reachable with the credentials.
 func (s *Store) Ping(ctx context.Context, buckets ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	for _, b := range buckets {
 		if _, err := s.Client(b).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b}); err != nil {
@@ -330,7 +330,7 @@ func (s *Store) Head(ctx context.Context, bucket, key string) (Meta, error) {
 		return Meta{}, err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	out, err := s.Client(bucket).HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
@@ -400,7 +400,7 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (*Object, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	out, err := s.Client(bucket).GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
 		cancel()
@@ -445,7 +445,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body []byte, conten
 		return err
 	}
 	defer s.release()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(sdkContext(ctx), s.timeout)
 	defer cancel()
 	_, err := s.Client(bucket).PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &bucket, Key: &key, Body: bytes.NewReader(body),
