@@ -67,6 +67,12 @@ func TestHandshakeErrorReasons(t *testing.T) {
 			continue
 		}
 		waitFor(t, "the handshake counted", func() bool { return counter(t, m.met.handshakes) > total })
+		// Its reason is counted just after the handshake itself: give it
+		// a moment on a loaded machine before reading it.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) &&
+			counter(t, m.met.handshakeErrors.WithLabelValues(tt.reason)) == before; {
+			time.Sleep(5 * time.Millisecond)
+		}
 		if got := counter(t, m.met.handshakeErrors.WithLabelValues(tt.reason)); got != before+1 {
 			var all []string
 			for _, r := range reasons {

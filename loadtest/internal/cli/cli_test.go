@@ -143,8 +143,11 @@ func TestEndToEnd(t *testing.T) {
 	if got, want := tot.Requests, uint64(fake.route+fake.img); got != want {
 		t.Errorf("report counts %d requests, target saw %d", got, want)
 	}
-	if rep.Schedule.Intended != 100 || rep.Schedule.Sent != 100 || rep.Schedule.Missed != 0 {
-		t.Errorf("schedule %+v, want 100 sent of 100 (50/s for 2s)", rep.Schedule)
+	// 100 send times are due (50/s for 2s); on a loaded machine the open
+	// loop may miss some (counted, never sent late in a burst), so the
+	// accounting must add up rather than every send be on time.
+	if s := rep.Schedule; s.Intended != 100 || s.Sent+s.Missed != 100 || s.Sent == 0 || tot.Requests != s.Sent {
+		t.Errorf("schedule %+v with %d requests: want 100 due, sent + missed = 100, requests = sent", s, tot.Requests)
 	}
 	if tot.Errors != 0 || tot.Successes != tot.Requests {
 		t.Errorf("errors %d (%v %v)", tot.Errors, tot.ErrorsByStatus, tot.ErrorsByCause)
