@@ -38,7 +38,7 @@ func New(cfg Config) (*Processor, error) {
 		p.cfg.Presets[name] = pr
 		p.presets[name] = Transform{
 			Preset: name, Width: pr.Width, Height: pr.Height, Fit: pr.Fit,
-			SmartCrop: pr.SmartCrop, Upscale: pr.Upscale, Quality: pr.Quality, Folder: pr.Folder,
+			Gravity: gravityOf(pr.SmartCrop), Upscale: pr.Upscale, Quality: pr.Quality, Folder: pr.Folder,
 		}
 	}
 	return p, nil
@@ -182,7 +182,7 @@ func (p *Processor) options(src Info, t Transform, f Format) (o bimg.Options, ou
 		o.Width, o.Height, o.Crop = cw, ch, true
 		o.Enlarge = t.Upscale
 		o.Gravity = bimg.GravityCentre
-		if t.SmartCrop {
+		if t.Gravity == GravitySmart {
 			o.Gravity = bimg.GravitySmart
 		}
 	case FitFill:
@@ -220,6 +220,13 @@ func (p *Processor) options(src Info, t Transform, f Format) (o bimg.Options, ou
 		o.Width, o.Height, o.Force = outW, outH, true
 	}
 	return o, outW, outH
+}
+
+func gravityOf(smart bool) Gravity {
+	if smart {
+		return GravitySmart
+	}
+	return GravityCentre
 }
 
 func bimgType(f Format) bimg.ImageType {

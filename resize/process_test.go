@@ -74,7 +74,7 @@ func TestProcessFits(t *testing.T) {
 		{"inside odd size", src, Transform{Width: 333, Height: 333, Fit: FitInside}, 333, 187, true},
 		{"cover", src, Transform{Width: 300, Height: 200, Fit: FitCover}, 300, 200, true},
 		{"cover tall", src, Transform{Width: 101, Height: 577, Fit: FitCover}, 101, 577, true},
-		{"cover smart", src, Transform{Width: 200, Height: 200, Fit: FitCover, SmartCrop: true}, 200, 200, true},
+		{"cover smart", src, Transform{Width: 200, Height: 200, Fit: FitCover, Gravity: GravitySmart}, 200, 200, true},
 		{"fill stretches", src, Transform{Width: 300, Height: 300, Fit: FitFill}, 300, 300, true},
 		{"medium never upscales a small source", small, Transform{Width: 640, Fit: FitInside}, 100, 80, false},
 		{"cover never upscales: crops at scale 1", small, Transform{Width: 150, Height: 150, Fit: FitCover}, 100, 80, false},

@@ -13,12 +13,44 @@ type Transform struct {
 	Width, Height int
 	// Fit is never empty in a Transform from ParseSpec.
 	Fit Fit
-	// SmartCrop crops cover around the most interesting region.
-	SmartCrop bool
+	// Gravity anchors a cover crop (and extension): centre by default,
+	// an edge, GravitySmart (libvips smartcrop; a preset's smart_crop) or
+	// GravityFocus at FocusX/FocusY (fractions of the source, 0–1).
+	Gravity        Gravity
+	FocusX, FocusY float64
 	// Upscale allows output larger than the source.
 	Upscale bool
 	// Quality overrides the per-format default when non-zero.
 	Quality int
+
+	// The processing options of options.go; zero values are the defaults
+	// (no crop, DPR 1, no blur, no sharpen, white background, no extension,
+	// no padding, no rotation, profile stripped, no watermark).
+
+	// Crop cuts the source before resizing when Width or Height > 0.
+	Crop Crop
+	// DPR multiplies Width and Height (1–4; 0 means 1), capped by
+	// Config.MaxWidth/MaxHeight.
+	DPR float64
+	// Blur is a Gaussian blur's sigma; Sharpen a sharpen's sigma (0 = off).
+	Blur, Sharpen float64
+	// Background flattens alpha when HasBackground (JPEG output flattens
+	// onto white otherwise).
+	Background    Color
+	HasBackground bool
+	// Extend pads the result to exactly Width×Height with the background,
+	// anchored by ExtendGravity, when it came out smaller.
+	Extend        bool
+	ExtendGravity Gravity
+	// Padding adds a border of the background colour around the result.
+	Padding Padding
+	// Rotate by 0, 90, 180 or 270 degrees clockwise, after EXIF orientation.
+	Rotate int
+	// KeepProfile keeps the source's ICC colour profile (and converts
+	// nothing); the default strips it after converting to sRGB.
+	KeepProfile bool
+	// Watermark, when Opacity > 0.
+	Watermark Watermark
 	// Folder is the preset's write-back folder ("thumbnails/"); "" for
 	// custom sizes, which are not written back.
 	Folder string
