@@ -7,7 +7,9 @@
 #  1. route path: wrk -t2 -c64 on /r/ with ?region= and with GeoIP
 #     (random X-Forwarded-For). Two gateways with tracing off (off, off2:
 #     the A/A pair, what two identical processes differ by on this
-#     machine) and one at 0.01, their order rotating each round so drift
+#     machine), one at 0.01 and one at 0.0001 (the sampler's draw on every
+#     request but almost no spans: separates the unsampled path's cost
+#     from the 1 % of spans'), their order rotating each round so drift
 #     hits each; the CPU each gateway spent per request beside its req/s;
 #     ratio 1 last in each round, for scale.
 #  2. image path: /img/w300/ with the variant cache off (every request
@@ -34,12 +36,13 @@ variant() { # BASE NAME RATIO(empty: off)
 variant examples/edgegate.yaml off ""
 variant examples/edgegate.yaml off2 ""
 variant examples/edgegate.yaml r001 0.01
+variant examples/edgegate.yaml r00001 0.0001
 variant examples/edgegate.yaml r1 1
 variant bench/images-nocache.yaml img-off ""
 variant bench/images-nocache.yaml img-r001 0.01
-declare -A port=([off]=18080 [off2]=18081 [r001]=18082 [r1]=18084 [img-off]=18086 [img-r001]=18088) spid
+declare -A port=([off]=18080 [off2]=18081 [r001]=18082 [r00001]=18083 [r1]=18084 [img-off]=18086 [img-r001]=18088) spid
 n=0
-for v in off off2 r001 r1 img-off img-r001; do
+for v in off off2 r001 r00001 r1 img-off img-r001; do
   "$tmp/edgegate" serve --config "$tmp/edgegate-$v.yaml" --listen "127.0.0.1:${port[$v]}" \
     --admin-listen "127.0.0.1:$((19090 + n))" --log-level warn &
   pids+=($!)
@@ -48,33 +51,33 @@ for v in off off2 r001 r1 img-off img-r001; do
 done
 for _ in $(seq 1 100); do
   ok=1
-  for v in off off2 r001 r1 img-off img-r001; do
+  for v in off off2 r001 r00001 r1 img-off img-r001; do
     curl -s -o /dev/null "http://127.0.0.1:${port[$v]}/r/x?region=egypt-cairo" 2>/dev/null || ok=0
   done
   [ "$ok" = 1 ] && break
   sleep 0.1
 done
-for v in off off2 r001 r1; do
+for v in off off2 r001 r00001 r1; do
   echo "$v: $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" | cut -c1-80)..."
 done
 source scripts/wrk-round.sh
 lua=bench/random-xff.lua
 if [ "$part" != images ]; then
-for v in off off2 r001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
-orders=("off off2 r001" "off2 r001 off" "r001 off off2")
+for v in off off2 r001 r00001 r1; do wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" >/dev/null; done # warm-up
+orders=("off off2 r001 r00001" "off2 r001 r00001 off" "r001 r00001 off off2" "r00001 off off2 r001")
 for r in $(seq 1 "$rounds"); do
-  for v in ${orders[$(((r - 1) % 3))]} r1; do # 1 runs last, its export after
+  for v in ${orders[$(((r - 1) % 4))]} r1; do # 1 runs last, its export after
     measured "$v query" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip?region=egypt-cairo" "$r"
     measured "$v geoip" "${spid[$v]}" "http://127.0.0.1:${port[$v]}/r/map-tiles.zip" "$r" -s "$lua"
   done
 done
 for p in query geoip; do
-  awk -v off="${sum[off $p]}" -v off2="${sum[off2 $p]}" -v a="${sum[r001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
-    printf "route %s mean req/s: tracing off %.0f, off2 %.0f (A/A %.3fx), ratio 0.01 %.0f (%.3fx off, %.3fx the mean of off and off2), ratio 1 %.0f (%.3fx)\n",
-      p, off/r, off2/r, off2/off, a/r, a/off, 2*a/(off+off2), b/r, b/off }'
-  awk -v off="${cpu[off $p]}" -v off2="${cpu[off2 $p]}" -v a="${cpu[r001 $p]}" -v b="${cpu[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
-    printf "route %s mean CPU µs per request: tracing off %.2f, off2 %.2f, ratio 0.01 %.2f (off/0.01 %.3fx), ratio 1 %.2f (%.3fx)\n",
-      p, off/r, off2/r, a/r, off/a, b/r, off/b }'
+  awk -v off="${sum[off $p]}" -v off2="${sum[off2 $p]}" -v a="${sum[r001 $p]}" -v z="${sum[r00001 $p]}" -v b="${sum[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "route %s mean req/s: tracing off %.0f, off2 %.0f (A/A %.3fx), ratio 0.01 %.0f (%.3fx off, %.3fx the mean of off and off2), ratio 0.0001 %.0f (%.3fx the mean), ratio 1 %.0f (%.3fx)\n",
+      p, off/r, off2/r, off2/off, a/r, a/off, 2*a/(off+off2), z/r, 2*z/(off+off2), b/r, b/off }'
+  awk -v off="${cpu[off $p]}" -v off2="${cpu[off2 $p]}" -v a="${cpu[r001 $p]}" -v z="${cpu[r00001 $p]}" -v b="${cpu[r1 $p]}" -v r="$rounds" -v p="$p" 'BEGIN{
+    printf "route %s mean CPU µs per request: tracing off %.2f, off2 %.2f, ratio 0.01 %.2f (off/0.01 %.3fx), ratio 0.0001 %.2f, ratio 1 %.2f (%.3fx)\n",
+      p, off/r, off2/r, a/r, off/a, z/r, b/r, off/b }'
 done
 fi
 [ "$part" = route ] && exit 0
