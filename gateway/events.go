@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -258,27 +257,16 @@ func (s *Server) eventWorker(ctx context.Context) {
 }
 
 // renderEager renders every configured preset × format of one upload and
-// stores them. Already stored variants of the same source version are
-// skipped, so duplicate events are harmless.
+// stores them, as an SQS message's renderUpload does: the source
+// downloaded once for all of them, the renders as admission schedules
+// them, already stored variants of the same source version skipped (so
+// duplicate events are harmless), busy answers waited out.
 func (s *Server) renderEager(ctx context.Context, j eventJob) {
 	defer s.metrics.eventsProcessed.Inc()
 	ctx, span := s.startEventSpan(ctx, j)
 	defer span.End()
-	m, err := s.heads.fetch(ctx, j.bucket, j.key) // fresh: the upload may replace a cached answer
-	if err != nil || !m.Exists {
-		s.log.Warn("event: source not readable", "bucket", j.bucket, "key", j.key, "err", err)
-		return
-	}
-	for _, ev := range s.eagerVariants(j, m) {
-		start := time.Now()
-		_, _, err := s.variants.GetOrLoad(ctx, ev.vk, func(lctx context.Context) (*variant, time.Duration, error) {
-			return s.renderVariant(lctx, ev.vk, ev.ir, m, true)
-		})
-		if err != nil {
-			s.log.Warn("event: render failed", "key", j.key, "preset", ev.preset, "format", ev.format, "err", err)
-			continue
-		}
-		s.log.Debug("event: rendered", "key", j.key, "preset", ev.preset, "format", ev.format, "took", time.Since(start))
+	if err := s.renderUpload(ctx, j); err != nil {
+		s.log.Warn("event: render failed", "bucket", j.bucket, "key", j.key, "err", err)
 	}
 }
 

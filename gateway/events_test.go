@@ -61,6 +61,10 @@ func TestUploadEventsRenderPresets(t *testing.T) {
 	if rendered != 3 {
 		t.Fatalf("rendered %v variants, want 3", rendered)
 	}
+	// One download of the source for its three variants (there were three).
+	if gets := value(scrape(t, g), "edgegate_s3_request_duration_seconds", "operation", "GetObject"); gets != 1 {
+		t.Errorf("%v source GETs for 1 upload × 3 variants; want 1", gets)
+	}
 	done := processed()
 	// A duplicate event renders nothing new; an event for a variant key
 	// (our own write-back) is ignored, and a delete of a source that is
