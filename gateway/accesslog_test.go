@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -389,33 +388,11 @@ func BenchmarkLoopHandlerGeoIPAccessLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	g := startGatewayTB(b, rules, withGeo(b), withAccessLog(b, &path), func(c *Config) { c.AccessLog.FlushInterval = 100 * time.Millisecond })
-	h := loopHandler{g.srv}
-	raw := []byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: edge.test\r\nUser-Agent: bench\r\nX-Forwarded-For: 156.173.10.20\r\n\r\n")
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var r evloop.Request
-		dst := make([]byte, 0, 4096)
-		for pb.Next() {
-			if _, ok := r.Parse(raw); !ok {
-				b.Fatal("not parsed")
-			}
-			r.Peer = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-			out, v := h.Serve(dst[:0], &r)
-			if v == evloop.Block {
-				out = h.ServeBlocking(dst[:0], &r)
-			}
-			if !bytes.HasPrefix(out, answer302) {
-				b.Fatalf("%s", out)
-			}
-		}
-	})
+	loopGeoIPRequests(b, g.srv)
 	b.StopTimer()
 	st := g.srv.alog.Stats()
 	b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
 }
-
-var answer302 = []byte("HTTP/1.1 302 ")
 
 // HTTP/2's inline route answers allocate nothing with the access log on
 // either (every request logged, its id generated and echoed).

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -259,27 +258,7 @@ func BenchmarkLoopHandlerTracing(b *testing.B) {
 				})
 			}
 			g := startGatewayTB(b, rulesYAML, mut...)
-			h := loopHandler{g.srv}
-			raw := []byte("GET /r/map-tiles.zip HTTP/1.1\r\nHost: edge.test\r\nUser-Agent: bench\r\nX-Forwarded-For: 156.173.10.20\r\n\r\n")
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				var r evloop.Request
-				dst := make([]byte, 0, 4096)
-				for pb.Next() {
-					if _, ok := r.Parse(raw); !ok {
-						b.Fatal("not parsed")
-					}
-					r.Peer = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-					out, v := h.Serve(dst[:0], &r)
-					if v == evloop.Block {
-						out = h.ServeBlocking(dst[:0], &r)
-					}
-					if !bytes.HasPrefix(out, answer302) {
-						b.Fatalf("%s", out)
-					}
-				}
-			})
+			loopGeoIPRequests(b, g.srv)
 			if g.srv.tracing != nil {
 				if err := g.srv.tracing.ForceFlush(context.Background()); err != nil {
 					b.Fatal(err)
