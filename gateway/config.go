@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/internal/problem"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/store"
@@ -206,7 +207,7 @@ func (cfg *Config) resolvePaths(path string) {
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg, _, problems := parseConfig(name, data)
 	if len(problems) > 0 {
-		return cfg, &ConfigError{Problems: sortConfigProblems(problems)}
+		return cfg, &ConfigError{Problems: problem.Sort(problems)}
 	}
 	return cfg, nil
 }

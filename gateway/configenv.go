@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgegate/edgegate/internal/problem"
 	"github.com/edgegate/edgegate/resize"
 )
 
@@ -419,7 +420,7 @@ func (s *ConfigSource) Validate(c Config) error {
 	for _, err := range errs {
 		ps = append(ps, s.locate(strings.TrimPrefix(err.Error(), "config: ")))
 	}
-	return &ConfigError{Problems: sortConfigProblems(ps)}
+	return &ConfigError{Problems: problem.Sort(ps)}
 }
 
 func within(path, set string) bool {
@@ -495,7 +496,7 @@ func LoadConfigFrom(path string, optional bool, environ []string) (Config, *Conf
 	}
 	problems = append(problems, applyEnv(&cfg, environ, src)...)
 	if len(problems) > 0 {
-		return cfg, src, &ConfigError{Problems: sortConfigProblems(problems)}
+		return cfg, src, &ConfigError{Problems: problem.Sort(problems)}
 	}
 	return cfg, src, nil
 }
@@ -519,6 +520,6 @@ func MergeConfigErrors(errs ...error) error {
 	if len(all.Problems) == 0 {
 		return nil
 	}
-	all.Problems = sortConfigProblems(all.Problems)
+	all.Problems = problem.Sort(all.Problems)
 	return &all
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -15,25 +14,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edgegate/edgegate/internal/problem"
 	"github.com/edgegate/edgegate/internal/textdist"
 )
 
 // ConfigProblem is one thing wrong with the configuration: where (a file
 // and a 1-based line and column; or an environment variable or a flag,
-// with Line 0) and what.
-type ConfigProblem struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-// String prints "file:line:col: msg", or "where: msg" without a line.
-func (p ConfigProblem) String() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
-	}
-	return p.File + ": " + p.Msg
-}
+// with Line 0) and what. The rules file's problems have the same shape.
+type ConfigProblem = problem.Problem
 
 // ConfigError is what LoadConfig, ParseConfig and ConfigSource.Validate
 // return when the configuration is wrong: every problem found, those with
@@ -43,23 +31,7 @@ type ConfigError struct {
 }
 
 // Error prints one problem per line.
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
-
-func sortConfigProblems(ps []ConfigProblem) []ConfigProblem {
-	slices.SortStableFunc(ps, func(a, b ConfigProblem) int {
-		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-	})
-	return slices.Compact(ps)
-}
+func (e *ConfigError) Error() string { return problem.Join(e.Problems) }
 
 var (
 	durationType     = reflect.TypeFor[time.Duration]()

@@ -1,22 +1,9 @@
 package rules
 
-import (
-	"cmp"
-	"fmt"
-	"slices"
-	"strings"
-)
+import "github.com/edgegate/edgegate/internal/problem"
 
 // Problem is one thing wrong with a rules file, at a 1-based line and column.
-type Problem struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-func (p Problem) String() string {
-	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
-}
+type Problem = problem.Problem
 
 // Error is returned by [Parse] and [LoadFile] when a rules file is invalid. It
 // lists every problem found, sorted by position. Use errors.As to get it.
@@ -25,21 +12,4 @@ type Error struct {
 }
 
 // Error prints one "file:line:col: msg" per line.
-func (e *Error) Error() string {
-	var b strings.Builder
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
-
-// sortProblems orders problems by position and drops exact duplicates.
-func sortProblems(ps []Problem) []Problem {
-	slices.SortStableFunc(ps, func(a, b Problem) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col), strings.Compare(a.Msg, b.Msg))
-	})
-	return slices.Compact(ps)
-}
+func (e *Error) Error() string { return problem.Join(e.Problems) }

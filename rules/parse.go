@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/edgegate/edgegate/internal/glob"
+	"github.com/edgegate/edgegate/internal/problem"
 	"github.com/edgegate/edgegate/internal/textdist"
 )
 
@@ -53,7 +54,7 @@ func Parse(filename string, data []byte) (*Table, error) {
 	p := &parser{file: filename, regionsByName: map[string]*regionDef{}}
 	t := p.parse(data)
 	if len(p.problems) > 0 {
-		return nil, &Error{Problems: sortProblems(p.problems)}
+		return nil, &Error{Problems: problem.Sort(p.problems)}
 	}
 	sum := sha256.Sum256(data)
 	t.hash = hex.EncodeToString(sum[:])[:12]
