@@ -29,8 +29,8 @@ import (
 const MaxPresignTTL = 7 * 24 * time.Hour
 
 var (
-	regionFields = []string{"country", "subdivision", "city", "continent", "prefix", "fallback", "max_ttl", "formats"}
-	routeFields  = []string{"name", "match", "bucket", "delivery", "ttl", "cdn", "fallback", "content_disposition", "content_type", "cache", "cdn_policy", "regions"}
+	regionFields = []string{"country", "subdivision", "city", "continent", "prefix", "fallback", "max_ttl", "formats", "image"}
+	routeFields  = []string{"name", "match", "bucket", "delivery", "ttl", "cdn", "fallback", "content_disposition", "content_type", "cache", "cdn_policy", "regions", "image"}
 	topFields    = []string{"default_region", "regions", "routes"}
 	continents   = []string{"AF", "AN", "AS", "EU", "NA", "OC", "SA"}
 	formatNames  = []string{"jpeg", "png", "webp", "avif"}
@@ -282,6 +282,7 @@ func (p *parser) parseRegion(k, v *yaml.Node) {
 		return
 	}
 	hasPrefix := false
+	var imageNode, formatsKey *yaml.Node
 	for _, f := range p.pairs(v, "field") {
 		what := fmt.Sprintf("region %q: %s", name, f.key)
 		switch f.key {
@@ -355,10 +356,14 @@ func (p *parser) parseRegion(k, v *yaml.Node) {
 				list[i] = l
 			}
 			r.Formats = p.dedupe(f.v, what, list)
+			formatsKey = f.k
+		case "image":
+			imageNode = f.v
 		default:
 			p.unknownField(f.k, f.key, fmt.Sprintf("in region %q", name), regionFields)
 		}
 	}
+	r.Image = p.regionImagePolicy(name, imageNode, formatsKey, r.Formats)
 	if !hasPrefix {
 		p.addf(k, "region %q: missing prefix (use prefix: \"\" for the bucket root)", name)
 	}
@@ -567,6 +572,10 @@ func (p *parser) parseRoute(i int, n *yaml.Node) *routeDef {
 			r.CDNWildcard = p.twoWay(f.v, what, "canned", "wildcard")
 		case "regions":
 			p.parseOverrides(d, f.v, label)
+		case "image":
+			if ip := p.parseImagePolicy(f.v, label+": image"); !ip.empty() {
+				r.Image = ip
+			}
 		default:
 			p.unknownField(f.k, f.key, "in "+label, routeFields)
 		}
@@ -783,6 +792,7 @@ func (p *parser) compile(def *Region) *Table {
 			}
 			r.chains[i] = slices.Clip(chain)
 		}
+		compileImagePolicies(r, t.regions)
 		t.routes = append(t.routes, r)
 	}
 	t.indexRoutes()

@@ -224,8 +224,13 @@ type Region struct {
 
 	// MaxTTL caps URL lifetimes for clients in this region; 0 = no cap.
 	MaxTTL time.Duration
-	// Formats lists acceptable image formats (jpeg, png, webp, avif); nil = any.
+	// Formats lists the preferred image formats (jpeg, png, webp, avif) as
+	// written at the top level of the region; nil = any. It is the same as
+	// image: {formats: …}, and Image holds it.
 	Formats []string
+	// Image is the region's image policy ("image:"); nil when it sets
+	// nothing. Route.ImagePolicy merges it with the route's.
+	Image *ImagePolicy
 
 	Line int // line of the region's name in the rules file
 
@@ -322,12 +327,16 @@ type Route struct {
 	// CDNWildcard ("cdn_policy: wildcard") signs CloudFront URLs with a
 	// custom policy covering the key's whole directory. Default: canned.
 	CDNWildcard bool
+	// Image is the route's image policy ("image:"); nil when it sets
+	// nothing. ImagePolicy merges it with a region's.
+	Image *ImagePolicy
 
 	Line int // line of the route's entry in the rules file
 
 	glob   *glob.Glob
 	tbl    *Table
-	chains [][]string // by Region.idx
+	chains [][]string     // by Region.idx
+	images []*ImagePolicy // merged image policies by Region.idx; nil: none at all
 }
 
 // Prefixes returns the prefix chain for reg on this route: reg's prefix (or
