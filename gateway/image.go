@@ -93,6 +93,10 @@ type imageRequest struct {
 	key      string
 	explicit string
 	accept   []byte
+	// resolve, when set, completes tr from the probed source before it is
+	// rendered (the imgproxy path's resizing types that depend on the
+	// source's size); the variant is keyed by tr as parsed.
+	resolve func(resize.Transform, resize.Info) resize.Transform
 }
 
 // f, when set, gives S3 calls their context and takes the decision and
@@ -109,6 +113,12 @@ func (s *Server) serveImage(ctx *fasthttp.RequestCtx, path, rest []byte, f *reqF
 		writeError(ctx, e)
 		return
 	}
+	s.serveImageRequest(ctx, ir, f)
+}
+
+// serveImageRequest answers a parsed image request (/img/ or /imgproxy/):
+// route its key, then the variant from the cache, S3 or libvips.
+func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f *reqFacts) {
 	var bg context.Context = context.Background() // see serveRoute: not ctx, which shutdown cancels
 	if f != nil {
 		bg = &f.rctx // never cancelled either: it carries the request id to S3
@@ -297,6 +307,10 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		}
 		vk.format, vk.formatKnown = f, true
 	}
+	tr := ir.tr
+	if ir.resolve != nil {
+		tr = ir.resolve(tr, info)
+	}
 	admitStart := time.Now()
 	release, err := s.admission.Acquire(ctx, info.Megapixels())
 	s.metrics.admissionWait.Observe(time.Since(admitStart).Seconds())
@@ -315,8 +329,8 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		defer release() // libvips cannot be interrupted: the budget is held until it finishes
 		defer processDone()
 		start := time.Now()
-		out, _, err := s.images.Process(data, ir.tr, f)
-		s.metrics.rendered(f, ir.tr, time.Since(start))
+		out, _, err := s.images.Process(data, tr, f)
+		s.metrics.rendered(f, tr, time.Since(start))
 		done <- result{out, err}
 	}()
 	timer := time.NewTimer(s.cfg.Images.Timeout)
