@@ -57,6 +57,78 @@ type Preset struct {
 	// source's prefix, ending in "/". Default: name + "/", except thumbnail
 	// → "thumbnails/".
 	Folder string `yaml:"folder"`
+
+	// The processing options of a custom spec's grammar (options.go), all
+	// off by default.
+
+	// Gravity anchors the cover crop: ce (default), no, so, ea, we, noea,
+	// nowe, soea, sowe, sm (smart, as smart_crop) or fp (at focus_x,
+	// focus_y).
+	Gravity string `yaml:"gravity,omitempty"`
+	// FocusX and FocusY are gravity fp's point, fractions of the source's
+	// width and height (0–1).
+	FocusX float64 `yaml:"focus_x,omitempty"`
+	FocusY float64 `yaml:"focus_y,omitempty"`
+	// Crop cuts the source before resizing.
+	Crop PresetCrop `yaml:"crop,omitempty"`
+	// Blur is a Gaussian blur's sigma (0.3–100); Sharpen a sharpen's sigma
+	// (0.3–10). 0 = off.
+	Blur    float64 `yaml:"blur,omitempty"`
+	Sharpen float64 `yaml:"sharpen,omitempty"`
+	// Background is the colour alpha is flattened onto and extension and
+	// padding are filled with, "RRGGBB" hex. Default: none (alpha kept
+	// where the format has it; white for JPEG and borders).
+	Background string `yaml:"background,omitempty"`
+	// Extend pads the result to exactly width×height when it came out
+	// smaller; ExtendGravity anchors it (edge gravities only, ce default).
+	Extend        bool   `yaml:"extend,omitempty"`
+	ExtendGravity string `yaml:"extend_gravity,omitempty"`
+	// Padding around the result in pixels, filled with the background.
+	Padding PresetPadding `yaml:"padding,omitempty"`
+	// Rotate by 0, 90, 180 or 270 degrees clockwise after EXIF orientation.
+	Rotate int `yaml:"rotate,omitempty"`
+	// KeepProfile keeps the source's ICC colour profile instead of
+	// converting to sRGB and stripping it.
+	KeepProfile bool `yaml:"keep_profile,omitempty"`
+	// Watermark composites an image from the source's bucket.
+	Watermark PresetWatermark `yaml:"watermark,omitempty"`
+}
+
+// PresetCrop is a preset's crop before resizing.
+type PresetCrop struct {
+	// Width and Height in source pixels; 0 = the source's full side.
+	Width  int `yaml:"width,omitempty"`
+	Height int `yaml:"height,omitempty"`
+	// Gravity anchors the crop: ce (default), an edge, or fp at focus_x,
+	// focus_y (fractions of the source, 0–1).
+	Gravity string  `yaml:"gravity,omitempty"`
+	FocusX  float64 `yaml:"focus_x,omitempty"`
+	FocusY  float64 `yaml:"focus_y,omitempty"`
+}
+
+// PresetPadding is a preset's padding in output pixels.
+type PresetPadding struct {
+	Top    int `yaml:"top,omitempty"`
+	Right  int `yaml:"right,omitempty"`
+	Bottom int `yaml:"bottom,omitempty"`
+	Left   int `yaml:"left,omitempty"`
+}
+
+// PresetWatermark is a preset's watermark.
+type PresetWatermark struct {
+	// Key of the watermark object in the source's bucket; "" = the
+	// gateway's images.watermark_key.
+	Key string `yaml:"key,omitempty"`
+	// Opacity 0–1; 0 = no watermark.
+	Opacity float64 `yaml:"opacity,omitempty"`
+	// Position: ce (default), no, so, ea, we, noea, nowe, soea or sowe.
+	Position string `yaml:"position,omitempty"`
+	// OffsetX and OffsetY in output pixels from the edge Position names.
+	OffsetX int `yaml:"offset_x,omitempty"`
+	OffsetY int `yaml:"offset_y,omitempty"`
+	// Scale, when > 0, sizes the watermark to this fraction of the
+	// output's width (0–1).
+	Scale float64 `yaml:"scale,omitempty"`
 }
 
 // Quality holds per-format encoder settings.
@@ -243,6 +315,9 @@ func validatePreset(name string, p Preset) error {
 	}
 	if p.Quality < 0 || p.Quality > 100 {
 		return fmt.Errorf("resize: preset %q: quality %d: want 0–100", name, p.Quality)
+	}
+	if _, err := presetTransform(name, p); err != nil {
+		return fmt.Errorf("resize: preset %q: %w", name, err)
 	}
 	if f := p.Folder; f != "" {
 		if !strings.HasSuffix(f, "/") || strings.HasPrefix(f, "/") || strings.Contains(f, "//") {

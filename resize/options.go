@@ -8,21 +8,32 @@ package resize
 // option in a fixed order so that equal transforms have equal specs (the
 // variant key and the write-back key are built from it).
 //
-// The custom spec's option grammar (each option ",name:arg[:arg…]"):
+// The custom spec's option grammar (each option ",name:arg[:arg…]", in any
+// order, each at most once; Spec writes them in this order, shortest form,
+// defaults left out). Numbers are plain decimals (no sign, exponent, NaN);
+// every option can also spell its default, so a preset's can be undone.
 //
-//	g:{ce|no|so|ea|we|noea|nowe|soea|sowe|sm}   gravity (sm = smart)
-//	g:fp:{x}:{y}                                focus point, x,y in [0,1]
-//	c:{w}:{h}[:{gravity}]                        crop the source before resizing
-//	dpr:{1–4}                                    device pixel ratio
-//	q:{1–100}                                    quality for lossy formats
-//	bl:{sigma}                                   Gaussian blur, sigma 0.3–100
-//	sh:{sigma}                                   sharpen, sigma 0.3–10
-//	bg:{RRGGBB}                                  background for flattening alpha
-//	ex:{0|1}[:{gravity}]                         extend to the requested size
-//	pd:{t}[:{r}[:{b}[:{l}]]]                     padding in pixels (CSS order)
+//	el:{0|1}                                     enlarge: allow output larger than the source
+//	g:{ce|no|so|ea|we|noea|nowe|soea|sowe|sm}    gravity (sm = smart)
+//	g:fp:{x}:{y}                                 focus point, x,y in [0,1]
+//	c:{w}:{h}[:{gravity}|:fp:{x}:{y}]            crop the source before resizing (0 = full side)
+//	dpr:{1–4}                                    device pixel ratio (decimals allowed)
+//	q:{0–100}                                    quality for lossy formats (0 = the format's default)
+//	bl:{sigma}                                   Gaussian blur, sigma 0.3–100 (0 = off)
+//	sh:{sigma}                                   sharpen, sigma 0.3–10 (0 = off)
+//	bg:{RRGGBB}                                  background for flattening alpha, extension, padding
+//	ex:{0|1}[:{gravity}]                         extend to the requested size (edge gravities)
+//	pd:{t}[:{r}[:{b}[:{l}]]]                     padding in pixels (CSS order and shorthand)
 //	rot:{0|90|180|270}                           rotate after EXIF orientation
 //	scp:{0|1}                                    strip (1, default) or keep (0) the colour profile
-//	wm:{opacity}[:{position}[:{x}:{y}[:{scale}]]] watermark (the configured object)
+//	wm:{opacity}[:{position}[:{x}:{y}[:{scale}]]] watermark, opacity 0–1 (0 = none), edge position
+//	wmk:{key}                                    watermark object key, base64url without padding
+//	                                             (default: the gateway's images.watermark_key)
+//
+// A preset name may be followed by options too ("thumbnail,q:60"): the
+// result is a custom transform (signed, not written back), spelt in full
+// by Spec ("150x150-cover,q:60"), unless the options only restate the
+// preset.
 
 // Gravity says where a crop (or an extension) is anchored.
 type Gravity uint8

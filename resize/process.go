@@ -36,10 +36,7 @@ func New(cfg Config) (*Processor, error) {
 			pr.Folder = defaultFolder(name)
 		}
 		p.cfg.Presets[name] = pr
-		p.presets[name] = Transform{
-			Preset: name, Width: pr.Width, Height: pr.Height, Fit: pr.Fit,
-			Gravity: gravityOf(pr.SmartCrop), Upscale: pr.Upscale, Quality: pr.Quality, Folder: pr.Folder,
-		}
+		p.presets[name], _ = presetTransform(name, pr) // validated above
 	}
 	return p, nil
 }
@@ -220,13 +217,6 @@ func (p *Processor) options(src Info, t Transform, f Format) (o bimg.Options, ou
 		o.Width, o.Height, o.Force = outW, outH, true
 	}
 	return o, outW, outH
-}
-
-func gravityOf(smart bool) Gravity {
-	if smart {
-		return GravitySmart
-	}
-	return GravityCentre
 }
 
 func bimgType(f Format) bimg.ImageType {

@@ -3,6 +3,7 @@ package resize
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Transform is a parsed size spec: what Process should produce.
@@ -60,23 +61,51 @@ type Transform struct {
 // serve with a valid signature.
 func (t Transform) Custom() bool { return t.Preset == "" }
 
-// Spec returns t's canonical spec: the preset name, or "{W}x{H}-{fit}".
-// ParseSpec(t.Spec()) returns t again.
+// Spec returns t's canonical spec: the preset name, or "{W}x{H}-{fit}",
+// followed by every non-default option in a fixed order in its shortest
+// spelling (",g:no,q:70"; see options.go). Equal transforms have equal
+// specs, and ParseSpec(t.Spec()) returns t again for every t ParseSpec
+// returned, so the gateway keys variants by it. A preset's spec does not
+// spell its size: code that changes a preset transform's Width, Height,
+// Fit or Upscale must clear Preset and Folder first (it is then a custom
+// transform, spelt in full).
 func (t Transform) Spec() string {
+	var b []byte
 	if t.Preset != "" {
-		return t.Preset
+		b = append(b, t.Preset...)
+	} else {
+		b = strconv.AppendInt(b, int64(t.Width), 10)
+		b = append(b, 'x')
+		b = strconv.AppendInt(b, int64(t.Height), 10)
+		b = append(b, '-')
+		b = append(b, t.Fit...)
 	}
-	return strconv.Itoa(t.Width) + "x" + strconv.Itoa(t.Height) + "-" + string(t.Fit)
+	return string(t.appendOptions(b))
 }
 
 // ParseSpec parses a size spec: a preset name ("thumbnail") or a custom
 // size "{W}x{H}[-{fit}]" ("300x200", "300x0-inside", "640x480-cover") with
 // fit inside (the default), cover or fill. Dimensions are decimal without
 // sign or leading zeros; 0 means unconstrained and is allowed only with
-// inside, and not for both. Custom sizes never upscale. Any failure is an
+// inside, and not for both. Custom sizes never upscale (but for el:1). Any failure is an
 // *Error with Status 400 wrapping ErrBadSpec or, over MaxWidth/MaxHeight,
 // ErrTooLarge. Safe for concurrent use.
+//
+// Options follow the size or preset name, each ",name:args" (options.go
+// has the grammar): "300x200-cover,g:fp:0.3:0.7,q:70". A preset name with
+// options ("thumbnail,q:60") is a custom transform, signed like a custom
+// size and not written back, unless the options only restate the preset.
 func (p *Processor) ParseSpec(s string) (Transform, error) {
+	base, opts, hasOpts := strings.Cut(s, ",")
+	t, err := p.parseSize(base)
+	if err != nil || !hasOpts {
+		return t, err
+	}
+	return p.applyOptions(t, opts)
+}
+
+// parseSize parses a spec without options: a preset name or a custom size.
+func (p *Processor) parseSize(s string) (Transform, error) {
 	if pr, ok := p.presets[s]; ok {
 		return pr, nil
 	}
