@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test lint build vet clean bench bench-route bench-images bench-tls package
+.PHONY: run test lint build vet clean bench bench-route bench-images bench-vipsthumb bench-tls package
 
 run:
 	bash scripts/run.sh
@@ -35,6 +35,10 @@ bench-route:
 # Image path: bimg direct vs edgegate (cache off), AVIF vs JPEG, cache hits.
 bench-images:
 	bash scripts/bench-images.sh 10s 2
+
+# Cold render ceiling: vipsthumbnail as N processes vs edgegate (cache off) vs bimg, CPU per image.
+bench-vipsthumb:
+	bash scripts/bench-vipsthumb.sh 10s 3
 
 # HTTPS (HTTP/1.1, handshakes, HTTP/2, cache hits) side by side with nginx on TLS.
 bench-tls:
