@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegate/edgegate/accesslog"
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/imgproxy"
 	"github.com/edgegate/edgegate/internal/problem"
 	"github.com/edgegate/edgegate/presign"
 	"github.com/edgegate/edgegate/resize"
@@ -88,6 +89,11 @@ type Config struct {
 	// Images configures /img/ (presets, limits, formats, admission,
 	// signing keys, variant cache, write-back).
 	Images ImagesConfig `yaml:"images"`
+	// Imgproxy serves imgproxy's URLs (/imgproxy/{signature}/{options}/
+	// plain/{source} and the base64 form) from the rules' buckets: off by
+	// default; keys, salts, signature size and the source prefixes that
+	// map source URLs to keys (docs/imgproxy.md).
+	Imgproxy imgproxy.Config `yaml:"imgproxy"`
 	// Events: eager rendering of uploads announced by S3 event
 	// notifications (admin POST /events/s3).
 	Events EventsConfig `yaml:"events"`
@@ -154,6 +160,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:    16 << 10,
 		Log:             LogConfig{Format: "text", Level: "info"},
 		Images:          ImagesConfig{Config: resize.DefaultConfig(), CacheBytes: 256 << 20, MaxAge: 24 * time.Hour, SourceBytesInFlight: 256 << 20, FailureCacheEntries: 10000, Runtime: resize.DefaultRuntime()},
+		Imgproxy:        imgproxy.DefaultConfig(),
 		Events:          EventsConfig{Queue: 256, Workers: 1, SNS: defaultSNSConfig()},
 		GC:              GCConfig{PageSize: 1000},
 		Exists:          ExistsConfig{TTL: 60 * time.Second, NegativeTTL: 10 * time.Second, MaxEntries: 100000, NegativeMaxEntries: 20000, MaxWaiting: 1024, StaleIfError: time.Hour},
@@ -286,6 +293,9 @@ func (c Config) Validate() error {
 	}
 	if c.Images.CacheBytes < 0 || c.Images.MaxAge < 0 {
 		errs = append(errs, errors.New("config: images.cache_bytes and images.max_age must not be negative"))
+	}
+	if err := c.Imgproxy.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Events.validate(c.Images.Presets); err != nil {
 		errs = append(errs, err)

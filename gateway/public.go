@@ -45,6 +45,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 		case bytes.HasPrefix(path, prefixImage):
 			s.serveImage(ctx, path, path[len(prefixImage):], f)
 			return "image"
+		case s.imgproxy != nil && bytes.HasPrefix(path, prefixImgproxy):
+			s.serveImgproxy(ctx, path, f)
+			return "imgproxy"
 		}
 		writeError(ctx, errorf(http.StatusNotFound, "not found; try /r/{key}?region=NAME or /img/{preset}/{key}"))
 		return "other"

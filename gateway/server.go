@@ -17,6 +17,7 @@ import (
 	"github.com/edgegate/edgegate/cache"
 	"github.com/edgegate/edgegate/certs"
 	"github.com/edgegate/edgegate/geo"
+	"github.com/edgegate/edgegate/imgproxy"
 	"github.com/edgegate/edgegate/internal/evloop"
 	"github.com/edgegate/edgegate/internal/glob"
 	"github.com/edgegate/edgegate/presign"
@@ -41,6 +42,7 @@ type Server struct {
 	ready   *readiness // /readyz: the background S3 checks' outcome
 
 	images    *resize.Processor
+	imgproxy  *imgproxy.Parser // nil unless imgproxy.enabled
 	admission *resize.Admission
 	variants  *cache.Cache[variantKey, *variant]
 	sources   // image sources being downloaded or used, their budget and refusals
@@ -258,6 +260,9 @@ func (s *Server) openImages() error {
 		return err
 	}
 	s.admission = s.images.NewAdmission()
+	if err := s.openImgproxy(); err != nil {
+		return err
+	}
 	if err := s.openSources(); err != nil {
 		return err
 	}

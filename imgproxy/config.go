@@ -14,11 +14,12 @@ type Config struct {
 	// Enabled serves /imgproxy/{signature}/{options}/... on the public
 	// listener. Default false.
 	Enabled bool `yaml:"enabled"`
-	// Keys and Salts are imgproxy's IMGPROXY_KEYS and IMGPROXY_SALTS (or
-	// IMGPROXY_KEY and IMGPROXY_SALT): hex-encoded, in pairs (the i-th key
-	// goes with the i-th salt); a signature made with any pair verifies,
-	// so keys can be rotated. Default: none.
-	Keys  []string `yaml:"keys"`
+	// Keys are imgproxy's IMGPROXY_KEYS (or IMGPROXY_KEY): hex-encoded,
+	// each paired with the salt at the same position; a signature made
+	// with any pair verifies, so keys can be rotated. Default: none.
+	Keys []string `yaml:"keys"`
+	// Salts are imgproxy's IMGPROXY_SALTS (or IMGPROXY_SALT): hex-encoded,
+	// one per key. Default: none.
 	Salts []string `yaml:"salts"`
 	// SignatureSize is imgproxy's IMGPROXY_SIGNATURE_SIZE: how many bytes
 	// of the HMAC-SHA256 the signature carries, 1–32. Default 32.
