@@ -19,6 +19,7 @@
 //	headers.go    the few request headers the route core reads, from either transport
 //	key.go        key decoding and validation
 //	image.go      /img/: variants, rendering, write-back
+//	imgproxy.go   /imgproxy/: imgproxy's URLs (package imgproxy) into the /img/ pipeline
 //	imagesource.go image sources: refused from HEAD or a probe of the first bytes, refusals
 //	              remembered per ETag, one download shared by concurrent variants, a byte budget
 //	events.go     upload events: POST /events/s3 and the eager-render workers

@@ -103,6 +103,14 @@ func (p *Parser) Parse(path string, now time.Time) (Request, error) {
 	for n < len(parts) && strings.IndexByte(parts[n], ':') >= 0 {
 		n++
 	}
+	if n < len(parts) {
+		switch parts[n] {
+		case "-":
+			return Request{}, notSupported("chained pipelines (\"/-/\") are")
+		case "enc":
+			return Request{}, notSupported("encrypted source URLs (\"/enc/\") are")
+		}
+	}
 	src, ext, err := decodeSource(parts[n:])
 	if err != nil {
 		return Request{}, err

@@ -171,6 +171,8 @@ func TestRefused(t *testing.T) {
 		{"/_/" + docSourceB64 + ".png.jpg", 400, "several formats"},
 		{"/_/!!!notbase64", 400, "neither"},
 		{"/_/w:10", 400, "no source URL"},
+		{"/_/c:100:100/-/w:10" + src, 400, "chained pipelines"},
+		{"/_/w:10/enc/abcdef", 400, "encrypted source URLs"},
 		{"/_/fill/300/400/sm/0/" + docSourceB64 + ".png", 400, "basic URL format"},
 		{"/_", 400, "want /imgproxy/"},
 		{"/_/", 400, "want /imgproxy/"},
