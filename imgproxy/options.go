@@ -491,18 +491,12 @@ func (st *state) transform(lim Limits) (resize.Transform, error) {
 	if t.Crop != (resize.Crop{}) && !st.cropGravity {
 		t.Crop.Gravity, t.Crop.FocusX, t.Crop.FocusY = t.Gravity, t.FocusX, t.FocusY
 	}
-	w, h := st.w, st.h
-	if t.Rotate == 90 || t.Rotate == 270 {
-		// imgproxy's size is the rotated result's; edgegate rotates
-		// after resizing, so it resizes to the size turned back.
-		w, h = h, w
-	}
-	t.Width, t.Height = w, h
-	both := w > 0 && h > 0
+	t.Width, t.Height = st.w, st.h
+	both := st.w > 0 && st.h > 0
 	switch {
 	case st.rt == "force":
 		t.Fit = resize.FitFill
-		if w == 0 && h == 0 {
+		if st.w == 0 && st.h == 0 {
 			t.Fit = resize.FitInside // the source's size
 		}
 	case !both:
@@ -518,6 +512,10 @@ func (st *state) transform(lim Limits) (resize.Transform, error) {
 		t.Fit = FitAuto
 	default:
 		t.Fit = resize.FitInside
+	}
+	toSourceFrame(&t, t.Rotate)
+	if t.Width > lim.MaxWidth || t.Height > lim.MaxHeight {
+		return resize.Transform{}, badRequest("size %dx%d (turned by rot:%d) over the maximum %dx%d", t.Width, t.Height, t.Rotate, lim.MaxWidth, lim.MaxHeight)
 	}
 	return t, nil
 }
