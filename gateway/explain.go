@@ -38,6 +38,9 @@ type Explanation struct {
 	Bucket    string `json:"bucket,omitempty"`
 	ObjectKey string `json:"object_key,omitempty"`
 	Delivery  string `json:"delivery,omitempty"`
+	// Image is the image policy of the region and route, when the rules
+	// give one or client hints are on (imagepolicy.go).
+	Image *ExplainImage `json:"image_policy,omitempty"`
 
 	Error  string `json:"error,omitempty"`
 	Status int    `json:"status"`
@@ -130,6 +133,9 @@ func (s *Server) Explain(ctx context.Context, er ExplainRequest) (*Explanation, 
 	}
 	if d.Route != nil {
 		ex.Bucket, ex.Delivery = d.Bucket, d.Route.Delivery.String()
+		if d.Image != nil || s.cfg.Images.ClientHints {
+			ex.Image = s.explainImage(d.Image, h)
+		}
 	}
 	ex.ObjectKey = d.ObjectKey
 	return ex, nil

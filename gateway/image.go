@@ -48,6 +48,13 @@ type ImagesConfig struct {
 	// version is refused without a GET; a new version is tried again.
 	// Default 10000 entries.
 	FailureCacheEntries int `yaml:"failure_cache_entries"`
+	// ClientHints honours the client hints Sec-CH-DPR (or DPR),
+	// Sec-CH-Width (or Width) and Save-Data on image requests, and answers
+	// with Accept-CH and a Vary naming them. The rules' image policy can
+	// turn them on or off per route or region (client_hints). Default
+	// false, as imgproxy's IMGPROXY_ENABLE_CLIENT_HINTS: every hint value
+	// is another copy in the caches in front.
+	ClientHints bool `yaml:"client_hints"`
 	// Runtime: libvips' threads per operation and operation cache, and
 	// glibc's malloc arenas (vips_concurrency 1, vips_cache_max_operations
 	// 0, vips_cache_max_mem 0, vips_cache_max_files 100, malloc_arena_max
@@ -97,6 +104,8 @@ type imageRequest struct {
 	// rendered (the imgproxy path's resizing types that depend on the
 	// source's size); the variant is keyed by tr as parsed.
 	resolve func(resize.Transform, resize.Info) resize.Transform
+	// plan is the rules' image policy and the client hints (imagepolicy.go).
+	plan imagePlan
 }
 
 // f, when set, gives S3 calls their context and takes the decision and
@@ -151,6 +160,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		writeError(ctx, derr)
 		return
 	}
+	ir.plan = s.planImage(d.Image, &ctx.Request.Header)
 	src, _, err := s.heads.get(bg, d.Bucket, d.ObjectKey)
 	if err != nil {
 		writeError(ctx, storeError(err))
@@ -170,21 +180,23 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 	}
 	vk := variantKey{bucket: d.Bucket, key: d.ObjectKey, etag: src.ETag, spec: ir.spec}
 	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(src.ContentType, "image/"))
-	f1, err := resize.Negotiate(ir.accept, ir.explicit, srcFormat, false)
+	f1, err := ir.negotiate(srcFormat, false)
 	if err != nil {
 		writeError(ctx, resizeError(err))
 		return
 	}
-	f2, _ := resize.Negotiate(ir.accept, ir.explicit, srcFormat, true)
+	f2, _ := ir.negotiate(srcFormat, true)
 	if f1 == f2 {
 		vk.format, vk.formatKnown = f1, true
 	} else {
-		vk.accept = acceptClass(ir.accept)
+		vk.accept = uint8(f1)<<4 | uint8(f2) // the candidates decide the format
 	}
+	ir.applyPlan(&vk, f1, f2)
 	// Answer a revalidation before doing any work, when the answer's
 	// identity is already known.
 	if vk.formatKnown && etagMatches(ctx.Request.Header.Peek("If-None-Match"), variantETag(vk)) {
 		s.imageHeaders(ctx, t.Hash(), variantETag(vk), ir.explicit)
+		ir.plan.writeHeaders(&ctx.Response.Header, ir.explicit)
 		ctx.SetStatusCode(http.StatusNotModified)
 		return
 	}
@@ -196,6 +208,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		return
 	}
 	s.imageHeaders(ctx, t.Hash(), v.etag, ir.explicit)
+	ir.plan.writeHeaders(&ctx.Response.Header, ir.explicit)
 	switch {
 	case hit:
 		ctx.Response.Header.SetCanonical(hdrXCache, []byte("HIT"))
@@ -302,10 +315,11 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	}
 	f := vk.format
 	if !vk.formatKnown {
-		if f, err = resize.Negotiate(ir.accept, ir.explicit, info.Format, info.HasAlpha); err != nil {
+		if f, err = ir.negotiate(info.Format, info.HasAlpha); err != nil {
 			return nil, 0, err
 		}
 		vk.format, vk.formatKnown = f, true
+		ir.tr = ir.plan.transform(ir.tr, f)
 	}
 	tr := ir.tr
 	if ir.resolve != nil {

@@ -79,8 +79,8 @@ func (q ImageQuality) For(format string) int {
 
 // ImagePolicyFrom names the origin of each field of a merged policy.
 type ImagePolicyFrom struct {
-	JPEGQuality, WebPQuality, AVIFQuality string
-	Formats, MaxDPR, SaveData, ClientHints  string
+	JPEGQuality, WebPQuality, AVIFQuality  string
+	Formats, MaxDPR, SaveData, ClientHints string
 }
 
 // SaveData is what a "Save-Data: on" request gets.
