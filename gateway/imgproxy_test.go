@@ -1,14 +1,23 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/edgegate/edgegate/internal/demo"
+	"github.com/edgegate/edgegate/internal/testenv"
 	"github.com/edgegate/edgegate/resize"
 )
 
@@ -135,5 +144,70 @@ func TestImgproxyDisabled(t *testing.T) {
 	resp, _ := get(t, g.base+imgproxySign("/w:100/plain/https://img.example.com/photos/sample.jpg"))
 	if resp.StatusCode != 404 {
 		t.Fatalf("status %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestImgproxyWriteBack: a URL whose transform is resolved from the
+// source (rt:auto) is stored under its spec as parsed, and another
+// gateway serves that stored variant without rendering.
+func TestImgproxyWriteBack(t *testing.T) {
+	jpg, _ := demo.SampleJPEG(900, 1600) // portrait: auto with a landscape size fits
+	key := putObject(t, "portrait.jpg", jpg, "image/jpeg")
+	store := withImages(func(c *ImagesConfig) { c.StoreVariants = true })
+	url := imgproxySign("/rs:auto:300:200/plain/https://img.example.com/" + key + "@jpg")
+	a := startGateway(t, demoRules(t), store, withImgproxy)
+	resp, body := get(t, a.base+url)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Cache") != "MISS" {
+		t.Fatalf("gateway A: %d %q %.200s", resp.StatusCode, resp.Header.Get("X-Cache"), body)
+	}
+	if info := probe(t, body); info.Width != 113 || info.Height != 200 {
+		t.Fatalf("rendered %dx%d, want 113x200 (fit: the source is portrait)", info.Width, info.Height)
+	}
+	stored := "custom/300x200-auto/global/" + key + ".jpg"
+	c := demo.Client(testenv.S3(t))
+	waitFor(t, 10*time.Second, "write-back of "+stored, func() bool {
+		_, err := c.HeadObject(context.Background(), headInput(demo.Bucket, stored))
+		return err == nil
+	})
+	b := startGateway(t, demoRules(t), store, withImgproxy)
+	resp2, body2 := get(t, b.base+url)
+	if resp2.StatusCode != 200 || resp2.Header.Get("X-Cache") != "STORED" || !bytes.Equal(body, body2) {
+		t.Fatalf("gateway B: %d X-Cache %q same bytes %v", resp2.StatusCode, resp2.Header.Get("X-Cache"), bytes.Equal(body, body2))
+	}
+	if n := testutil.ToFloat64(b.srv.metrics.imagesRendered); n != 0 {
+		t.Fatalf("gateway B rendered %v images, want 0", n)
+	}
+}
+
+// TestImgproxyConfigFromEnvironment: the imgproxy section comes from
+// EDGEGATE_IMGPROXY_* like every other, and a bad key from there is
+// reported by Validate.
+func TestImgproxyConfigFromEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edgegate.yaml")
+	if err := os.WriteFile(path, []byte("rules: rules.yaml\nimgproxy:\n  enabled: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := LoadConfigFrom(path, false, []string{
+		"EDGEGATE_IMGPROXY_KEYS=736563726574,6e6577",
+		"EDGEGATE_IMGPROXY_SALTS=68656c6c6f,73616c74",
+		"EDGEGATE_IMGPROXY_SIGNATURE_SIZE=8",
+		"EDGEGATE_IMGPROXY_SOURCE_PREFIXES=https://img.example.com/,s3://photos/",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := cfg.Imgproxy
+	if !ic.Enabled || len(ic.Keys) != 2 || ic.Keys[1] != "6e6577" || len(ic.Salts) != 2 || ic.SignatureSize != 8 || len(ic.SourcePrefixes) != 2 || ic.SourcePrefixes[1] != "s3://photos/" {
+		t.Fatalf("imgproxy config %+v", ic)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	cfg, _, err = LoadConfigFrom(path, false, []string{"EDGEGATE_IMGPROXY_KEYS=zz", "EDGEGATE_IMGPROXY_SALTS=00", "EDGEGATE_IMGPROXY_SOURCE_PREFIXES=s3://b/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "imgproxy: keys[0]: not hex") {
+		t.Fatalf("Validate with a bad key: %v", err)
 	}
 }
