@@ -113,6 +113,9 @@ func (p *Processor) Process(data []byte, t Transform, f Format) ([]byte, Info, e
 	if err != nil {
 		return nil, Info{}, err
 	}
+	if t = p.withDPR(t); t.needsApply() {
+		return p.apply(data, src, t, f, nil) // apply.go: options bimg cannot do
+	}
 	opts, outW, outH := p.options(src, t, f)
 	out, err := bimg.NewImage(data).Process(opts)
 	if err != nil {
