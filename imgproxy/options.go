@@ -168,7 +168,7 @@ func (st *state) apply(name string, args []string) error {
 			return err
 		}
 		if v < minDPR || v > maxDPR {
-			return notSupported("option dpr: %s outside %d–%d is", args[0], minDPR, maxDPR)
+			return notSupported("option dpr: %s outside %d–%d is", clip(args[0]), minDPR, maxDPR)
 		}
 		st.t.DPR = v
 		if v == 1 {
@@ -349,7 +349,7 @@ func (st *state) crop(name string, args []string) error {
 		case err != nil || v < 0 || math.IsNaN(v) || v > maxCrop:
 			return badRequest("option %s: size %q: want 0 (the full side) or whole pixels up to %d", name, clip(args[i]), maxCrop)
 		case v > 0 && v < 1:
-			return notSupported("option %s: relative sizes (%s) are", name, args[i])
+			return notSupported("option %s: relative sizes (%s) are", name, clip(args[i]))
 		case v != math.Trunc(v):
 			return badRequest("option %s: size %q: want whole pixels", name, clip(args[i]))
 		}
@@ -585,7 +585,7 @@ func setSigma(name string, args []string, lo, hi float64, dst *float64) error {
 		return err
 	}
 	if v < lo || v > hi {
-		return badRequest("option %s: sigma %s outside %g–%g", name, args[0], lo, hi)
+		return badRequest("option %s: sigma %s outside %g–%g", name, clip(args[0]), lo, hi)
 	}
 	*dst = v
 	return nil
