@@ -36,6 +36,8 @@ bench_setup wrk time libvips-tools
 go build -o "$tmp/bimgloop" ./bench/bimgloop
 go build -o "$tmp/imgcopies" ./bench/imgcopies
 "$tmp/imgcopies" -endpoint http://127.0.0.1:7070 -n "$copies" -dir "$tmp"
+# The copies leave the demo bucket with the run (before bench_cleanup stops its S3).
+trap '"$tmp/imgcopies" -endpoint http://127.0.0.1:7070 -n "$copies" -delete || true; bench_cleanup' EXIT
 export VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2
 "$tmp/edgegate" serve --config bench/images-nocache.yaml &
 gw=$!

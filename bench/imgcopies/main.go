@@ -5,9 +5,9 @@
 // request (bench/distinct-sources.lua), so concurrent requests never share
 // one render through the variant cache's single flight, and vipsthumbnail
 // converts the same number of distinct files. With -dir it also writes the
-// source as DIR/sample.jpg.
+// source as DIR/sample.jpg; with -delete it removes the copies instead.
 //
-//	imgcopies [-endpoint http://127.0.0.1:7070] [-bucket edge-demo] [-prefix global/bench/s] [-n 256] [-dir DIR]
+//	imgcopies [-endpoint http://127.0.0.1:7070] [-bucket edge-demo] [-prefix global/bench/s] [-n 256] [-dir DIR] [-delete]
 package main
 
 import (
@@ -33,14 +33,15 @@ func main() {
 	prefix := flag.String("prefix", "global/bench/s", "key prefix; keys are PREFIX{i}.jpg")
 	n := flag.Int("n", 256, "copies")
 	dir := flag.String("dir", "", "also write the source as DIR/sample.jpg")
+	del := flag.Bool("delete", false, "delete the copies instead of putting them")
 	flag.Parse()
-	if err := run(*endpoint, *bucket, *prefix, *n, *dir); err != nil {
+	if err := run(*endpoint, *bucket, *prefix, *n, *dir, *del); err != nil {
 		fmt.Fprintln(os.Stderr, "imgcopies:", err)
 		os.Exit(1)
 	}
 }
 
-func run(endpoint, bucket, prefix string, n int, dir string) error {
+func run(endpoint, bucket, prefix string, n int, dir string, del bool) error {
 	jpg, err := demo.SampleJPEG(1920, 1080)
 	if err != nil {
 		return err
@@ -53,8 +54,10 @@ func run(endpoint, bucket, prefix string, n int, dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := demo.Client(endpoint)
-	if err := demo.EnsureBucket(ctx, c, bucket); err != nil {
-		return err
+	if !del {
+		if err := demo.EnsureBucket(ctx, c, bucket); err != nil {
+			return err
+		}
 	}
 	errs := make([]error, n)
 	slots := make(chan struct{}, 8)
@@ -64,8 +67,13 @@ func run(endpoint, bucket, prefix string, n int, dir string) error {
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
+			key := aws.String(fmt.Sprintf("%s%d.jpg", prefix, i))
+			if del {
+				_, errs[i] = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key})
+				return
+			}
 			_, errs[i] = c.PutObject(ctx, &s3.PutObjectInput{
-				Bucket: aws.String(bucket), Key: aws.String(fmt.Sprintf("%s%d.jpg", prefix, i)),
+				Bucket: aws.String(bucket), Key: key,
 				Body: bytes.NewReader(jpg), ContentType: aws.String("image/jpeg"),
 			})
 		}()
