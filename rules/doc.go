@@ -22,7 +22,8 @@
 //	default_region: global            # required; names a region
 //	regions:                          # name (lower-case slug) -> criteria
 //	  egypt-cairo: {country: EG, city: Cairo, prefix: egypt/cairo/, fallback: egypt}
-//	  egypt:       {country: EG, prefix: egypt/, fallback: global, max_ttl: 1d, formats: [webp, jpeg]}
+//	  egypt:       {country: EG, prefix: egypt/, fallback: global, max_ttl: 1d,
+//	                image: {quality: 50, formats: [webp, jpeg], max_dpr: 2, save_data: lighter}}
 //	  europe:      {continent: EU, prefix: europe/, fallback: global}
 //	  global:      {prefix: global/}  # no criteria: reached by name, default or fallback
 //	routes:                           # ordered; the first matching route wins
@@ -36,6 +37,22 @@
 // wildcard: a CloudFront custom policy covering the key's directory), and
 // cache (private, the default, or public: answers whose region came from
 // ?region= or a CDN geo header may be kept by shared caches).
+//
+// Image policy (image:, on a region or a route; [ImagePolicy]): defaults
+// for /img/ answers. quality is one number (1–100) for every lossy format
+// or a mapping {jpeg: 80, webp: 75, avif: 55}; it applies where the preset
+// or the signed URL gives none. formats is the preferred order of
+// negotiated output formats: the first the client accepts wins, formats
+// not listed are never chosen by negotiation ([webp, jpeg] keeps AVIF's
+// encoding cost off a region), ?format= still wins. max_dpr (1–4) caps the
+// device pixel ratio. save_data (lighter, the default, or ignore) says
+// whether "Save-Data: on" gets DPR 1 and two thirds of the quality.
+// client_hints (on or off) overrides the gateway's images.client_hints for
+// Sec-CH-DPR, Sec-CH-Width and Save-Data. A request gets, field by field,
+// its region's policy, then that of each region it falls back to (nearest
+// first), then its route's ([Route.ImagePolicy]); a policy on the region
+// every chain ends in (global) therefore applies before any route's. A
+// region's top-level formats list is the same as image: {formats: …}.
 //
 // Region criteria (country, subdivision, city, continent) take a string or
 // a list; all given criteria must match, and a region naming a city or
