@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/internal/testimages"
 	"github.com/edgegate/edgegate/resize"
 )
 
@@ -210,4 +213,64 @@ func TestImgproxyConfigFromEnvironment(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "imgproxy: keys[0]: not hex") {
 		t.Fatalf("Validate with a bad key: %v", err)
 	}
+}
+
+// TestImgproxyOptionsRendered: gravity, focus point, rotation, DPR and
+// padding from imgproxy URLs, checked on the decoded output's size and
+// pixels. The source is 400×200 in four vertical stripes, red, green,
+// blue, yellow from the left.
+func TestImgproxyOptionsRendered(t *testing.T) {
+	stripes, err := testimages.Stripes(400, 200, true, testimages.Red, testimages.Green, testimages.Blue, testimages.Yellow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := putObject(t, "stripes.png", stripes, "image/png")
+	g := startGateway(t, demoRules(t), withImages(), withImgproxy)
+	src := "/plain/https://img.example.com/" + key + "@png"
+	type px struct {
+		x, y int
+		c    color.RGBA
+	}
+	for _, tc := range []struct {
+		name, opts string
+		w, h       int
+		pixels     []px
+	}{
+		// fill 100×100: scaled to 200×100, a 100-wide window.
+		{"gravity west keeps the left", "/rs:fill:100:100/g:we", 100, 100, []px{{10, 50, testimages.Red}, {90, 50, testimages.Green}}},
+		{"gravity east keeps the right", "/rs:fill:100:100/g:ea", 100, 100, []px{{10, 50, testimages.Blue}, {90, 50, testimages.Yellow}}},
+		{"focus point near the right edge", "/rs:fill:100:100/g:fp:0.9:0.5", 100, 100, []px{{10, 50, testimages.Blue}, {90, 50, testimages.Yellow}}},
+		{"focus point at a quarter", "/rs:fill:100:100/g:fp:0.25:0.5", 100, 100, []px{{10, 50, testimages.Red}, {90, 50, testimages.Green}}},
+		// rot:90 first (the left stripe on top), then the size of the rotated image.
+		{"rotate 90 then fit", "/rot:90/rs:fit:50:100", 50, 100, []px{{25, 5, testimages.Red}, {25, 95, testimages.Yellow}}},
+		{"dpr 2 doubles the size", "/w:100/dpr:2", 200, 100, nil},
+		{"padding around the result", "/w:100/pd:10:20/bg:ffffff", 140, 70, []px{{2, 35, color.RGBA{255, 255, 255, 255}}, {25, 35, testimages.Red}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, g.base+imgproxySign(tc.opts+src))
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, body)
+			}
+			img, err := png.Decode(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("output is not a PNG: %v", err)
+			}
+			if b := img.Bounds(); b.Dx() != tc.w || b.Dy() != tc.h {
+				t.Fatalf("size %dx%d, want %dx%d", b.Dx(), b.Dy(), tc.w, tc.h)
+			}
+			for _, p := range tc.pixels {
+				r, g, b, _ := img.At(p.x, p.y).RGBA()
+				if d := max(absDiff(r>>8, uint32(p.c.R)), absDiff(g>>8, uint32(p.c.G)), absDiff(b>>8, uint32(p.c.B))); d > 40 {
+					t.Errorf("pixel (%d,%d) = %d,%d,%d, want about %v", p.x, p.y, r>>8, g>>8, b>>8, p.c)
+				}
+			}
+		})
+	}
+}
+
+func absDiff(a, b uint32) uint32 {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }

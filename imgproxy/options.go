@@ -513,10 +513,6 @@ func (st *state) transform(lim Limits) (resize.Transform, error) {
 	default:
 		t.Fit = resize.FitInside
 	}
-	toSourceFrame(&t, t.Rotate)
-	if t.Width > lim.MaxWidth || t.Height > lim.MaxHeight {
-		return resize.Transform{}, badRequest("size %dx%d (turned by rot:%d) over the maximum %dx%d", t.Width, t.Height, t.Rotate, lim.MaxWidth, lim.MaxHeight)
-	}
 	return t, nil
 }
 

@@ -26,13 +26,17 @@ func NeedsResolve(t resize.Transform) bool {
 }
 
 // Resolve completes t for a source of the probed size (EXIF orientation
-// applied, then the transform's crop), as imgproxy's resizing types
+// applied, then the transform's rotation and crop, which come before
+// resizing in imgproxy and in resize alike), as imgproxy's resizing types
 // define: it returns t unchanged unless NeedsResolve(t).
 func Resolve(t resize.Transform, src resize.Info) resize.Transform {
 	if !NeedsResolve(t) {
 		return t
 	}
 	sw, sh := src.DisplaySize()
+	if t.Rotate == 90 || t.Rotate == 270 {
+		sw, sh = sh, sw
+	}
 	if t.Crop.Width > 0 {
 		sw = min(sw, t.Crop.Width)
 	}
