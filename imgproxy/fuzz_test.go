@@ -21,8 +21,8 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	p := newParser(&testing.T{}, nil)
-	q := signed(&testing.T{}, nil)
+	p := newParser(f, nil)
+	q := signed(f, nil)
 	f.Fuzz(func(t *testing.T, path string) {
 		for _, parser := range []*Parser{p, q} {
 			r, err := parser.Parse(path, now)

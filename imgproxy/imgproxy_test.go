@@ -30,7 +30,7 @@ func testLimits() Limits {
 	}}
 }
 
-func newParser(t *testing.T, mod func(*Config)) *Parser {
+func newParser(t testing.TB, mod func(*Config)) *Parser {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Enabled = true

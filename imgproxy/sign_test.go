@@ -23,7 +23,7 @@ const (
 	docSigV2  = "AfrOrF3gWeDA6VOlDG4TzxMv39O7MXnF4CXpKUwGqRM"
 )
 
-func signed(t *testing.T, mod func(*Config)) *Parser {
+func signed(t testing.TB, mod func(*Config)) *Parser {
 	return newParser(t, func(c *Config) {
 		c.AllowInsecure = false
 		c.Keys, c.Salts = []string{docKeyHex}, []string{docSaltHex}
