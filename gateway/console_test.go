@@ -219,7 +219,7 @@ func TestConsoleImageRenders(t *testing.T) {
 	}
 	for q, want := range map[string]int{
 		"key=photos/sample.jpg&preset=huge&format=webp":     400,
-		"key=photos/sample.jpg&preset=thumbnail&format=gif": 400,
+		"key=photos/sample.jpg&preset=thumbnail&format=bmp": 400,
 		"key=../x&preset=thumbnail&format=webp":             400,
 		"key=photos/none.jpg&preset=thumbnail&format=webp":  404,
 	} {

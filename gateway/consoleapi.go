@@ -467,7 +467,7 @@ func (s *Server) debugImages(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Presets = append(out.Presets, preset{Name: name, Width: p.Width, Height: p.Height, Fit: fit})
 	}
-	for f := resize.JPEG; f <= resize.AVIF; f++ {
+	for f := resize.JPEG; f <= resize.GIF; f++ { // the output formats
 		out.Formats = append(out.Formats, f.String())
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -487,7 +487,7 @@ func (s *Server) debugImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := resize.ParseFormat(format); !ok {
-		consoleError(w, http.StatusBadRequest, "format %q: want jpeg, png, webp or avif", truncate(format, 16))
+		consoleError(w, http.StatusBadRequest, "format %q: want jpeg, png, webp, avif or gif", truncate(format, 16))
 		return
 	}
 	if e := validKey(key); e != nil {

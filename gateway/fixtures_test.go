@@ -73,7 +73,11 @@ func TestImageFixtures(t *testing.T) {
 		}},
 		{name: "exif-rotated.jpg", status: 200, w: 200, h: 400, format: resize.JPEG}, // 400×200 turned by orientation 6, never upscaled
 		{name: "one.png", status: 200, w: 1, h: 1, format: resize.PNG},
-		{name: "animated.gif", status: http.StatusUnsupportedMediaType},
+		{name: "animated.gif", status: 200, w: 64, h: 48, format: resize.GIF, check: func(t *testing.T, _, out []byte) {
+			if _, _, n, err := resize.Frames(out); err != nil || n != 3 {
+				t.Errorf("animation lost: %d frames (%v), want 3", n, err) // no Accept: GIF, every frame
+			}
+		}},
 		{name: "bomb.png", status: http.StatusUnprocessableEntity},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

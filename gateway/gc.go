@@ -70,7 +70,7 @@ func newGCMetrics(reg *prometheus.Registry) *gcMetrics {
 }
 
 // variantExts are the extensions storedKey gives variants.
-var variantExts = []string{resize.JPEG.Ext(), resize.PNG.Ext(), resize.WebP.Ext(), resize.AVIF.Ext()}
+var variantExts = []string{resize.JPEG.Ext(), resize.PNG.Ext(), resize.WebP.Ext(), resize.AVIF.Ext(), resize.GIF.Ext()}
 
 // presetFolders returns the presets' write-back folders, sorted, once each.
 func (s *Server) presetFolders() []string {

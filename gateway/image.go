@@ -74,6 +74,10 @@ type variantKey struct {
 	format                  resize.Format
 	formatKnown             bool
 	accept                  uint8 // with !formatKnown: which modern formats the client accepts
+	// anim, for a source that may be animated (GIF, WebP, unknown type)
+	// without ?format=: the still candidates and the animated format this
+	// client gets (image_inputs.go); the format is chosen after probing.
+	anim uint16
 }
 
 // variant is a rendered image, immutable once cached.
@@ -191,6 +195,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 	} else {
 		vk.accept = uint8(f1)<<4 | uint8(f2) // the candidates decide the format
 	}
+	keyAnimation(&vk, ir.accept, ir.explicit, srcFormat, f1, f2) // image_inputs.go
 	ir.applyPlan(&vk, f1, f2)
 	// Answer a revalidation before doing any work, when the answer's
 	// identity is already known.
@@ -318,6 +323,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		if f, err = ir.negotiate(info.Format, info.HasAlpha); err != nil {
 			return nil, 0, err
 		}
+		f = animatedFormat(f, ir.accept, ir.explicit, info) // image_inputs.go
 		vk.format, vk.formatKnown = f, true
 		ir.tr = ir.plan.transform(ir.tr, f)
 	}

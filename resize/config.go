@@ -158,10 +158,16 @@ type Config struct {
 	// MaxSourceBytes bounds the size of a source image; larger → 422.
 	// Default 40 MiB.
 	MaxSourceBytes int64 `yaml:"max_source_bytes"`
-	// MaxSourcePixels bounds width×height of a source, checked from the
-	// header before decoding (decompression bombs); larger → 422.
+	// MaxSourcePixels bounds width×height of a source (× frames for an
+	// animation), checked from the header before decoding (decompression
+	// bombs); larger → 422.
 	// Default 50 000 000.
 	MaxSourcePixels int `yaml:"max_source_pixels"`
+	// MaxSourceFrames bounds the frames of an animated source (GIF,
+	// WebP), counted from the header; more → 422. An animation's
+	// width×height×frames must also stay within MaxSourcePixels, and its
+	// admission cost counts every frame. Default 200.
+	MaxSourceFrames int `yaml:"max_source_frames"`
 	// Quality per output format. Defaults JPEG 82, WebP 80, AVIF 60, PNG 6.
 	Quality Quality `yaml:"quality"`
 	// AVIFSpeed is the AV1 encoder speed, 0 (slowest, smallest) – 9.
@@ -200,6 +206,7 @@ func DefaultConfig() Config {
 		MaxHeight:        4096,
 		MaxSourceBytes:   40 << 20,
 		MaxSourcePixels:  50_000_000,
+		MaxSourceFrames:  200,
 		Quality:          Quality{JPEG: 82, WebP: 80, AVIF: 60, PNG: 6},
 		AVIFSpeed:        9,
 		BudgetMegapixels: 64,
@@ -241,6 +248,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSourcePixels < 1 {
 		return fmt.Errorf("resize: max_source_pixels %d: want > 0", c.MaxSourcePixels)
+	}
+	if c.MaxSourceFrames < 1 {
+		return fmt.Errorf("resize: max_source_frames %d: want > 0", c.MaxSourceFrames)
 	}
 	for _, q := range []struct {
 		name string

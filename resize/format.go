@@ -11,6 +11,13 @@ const (
 	PNG
 	WebP
 	AVIF
+	// GIF is read (animated or still) and written (animated output for
+	// clients that accept neither WebP nor AVIF, or ?format=gif).
+	GIF
+	// HEIF (HEIC, phone photos) and TIFF are read, never written: a HEIF
+	// or TIFF source becomes AVIF, WebP, or JPEG (PNG with alpha).
+	HEIF
+	TIFF
 )
 
 // String returns the format's lowercase name: "jpeg", "png", "webp", "avif".
@@ -24,6 +31,12 @@ func (f Format) String() string {
 		return "webp"
 	case AVIF:
 		return "avif"
+	case GIF:
+		return "gif"
+	case HEIF:
+		return "heif"
+	case TIFF:
+		return "tiff"
 	}
 	return "unknown"
 }
@@ -39,6 +52,12 @@ func (f Format) ContentType() string {
 		return "image/webp"
 	case AVIF:
 		return "image/avif"
+	case GIF:
+		return "image/gif"
+	case HEIF:
+		return "image/heif"
+	case TIFF:
+		return "image/tiff"
 	}
 	return "application/octet-stream"
 }
@@ -54,12 +73,19 @@ func (f Format) Ext() string {
 		return ".webp"
 	case AVIF:
 		return ".avif"
+	case GIF:
+		return ".gif"
+	case HEIF:
+		return ".heic"
+	case TIFF:
+		return ".tiff"
 	}
 	return ""
 }
 
 // ParseFormat parses a format name as used in ?format=: jpeg (or jpg),
-// png, webp, avif; case-insensitive. It does not allocate.
+// png, webp, avif, gif (the output formats); case-insensitive. It does
+// not allocate.
 func ParseFormat(s string) (Format, bool) {
 	switch {
 	case strings.EqualFold(s, "jpeg"), strings.EqualFold(s, "jpg"):
@@ -70,6 +96,8 @@ func ParseFormat(s string) (Format, bool) {
 		return WebP, true
 	case strings.EqualFold(s, "avif"):
 		return AVIF, true
+	case strings.EqualFold(s, "gif"):
+		return GIF, true
 	}
 	return 0, false
 }
@@ -84,17 +112,19 @@ func ParseFormat(s string) (Format, bool) {
 //     explicit media types count: image/* and */* do not mean a client can
 //     decode AVIF or WebP. q=0 means not accepted; when a type is listed
 //     several times, any entry with q>0 accepts it.
-//   - the source's format is used as is for JPEG and PNG; a WebP or AVIF
-//     source for a client that did not list it becomes PNG when it has
-//     alpha and JPEG otherwise. An image with alpha never becomes JPEG by
-//     negotiation.
+//   - the source's format is used as is for JPEG and PNG; a WebP, AVIF,
+//     (still) GIF, HEIF or TIFF source for a client that did not list a
+//     modern format becomes PNG when it has alpha and JPEG otherwise. An
+//     image with alpha never becomes JPEG by negotiation.
+//
+// Negotiate is for stills; NegotiateInfo also keeps animations animated.
 //
 // Negotiate does not allocate; it keeps no reference to accept.
 func Negotiate(accept []byte, explicit string, src Format, hasAlpha bool) (Format, error) {
 	if explicit != "" {
 		f, ok := ParseFormat(explicit)
 		if !ok {
-			return 0, badRequest(ErrBadSpec, "unknown format: want jpeg, png, webp or avif", nil)
+			return 0, badRequest(ErrBadSpec, "unknown format: want jpeg, png, webp, avif or gif", nil)
 		}
 		return f, nil
 	}
@@ -232,5 +262,5 @@ func equalFoldASCII(b []byte, s string) bool {
 	return true
 }
 
-// valid reports whether f is one of the four formats.
-func (f Format) valid() bool { return f >= JPEG && f <= AVIF }
+// valid reports whether f is an output format (JPEG, PNG, WebP, AVIF, GIF).
+func (f Format) valid() bool { return f >= JPEG && f <= GIF }

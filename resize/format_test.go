@@ -42,7 +42,7 @@ func TestNegotiate(t *testing.T) {
 		{"explicit png", chromeAccept, "PNG", JPEG, false, PNG, 0},
 		{"explicit webp", "", "webp", JPEG, false, WebP, 0},
 		{"explicit avif", "", "avif", JPEG, false, AVIF, 0},
-		{"explicit unknown", chromeAccept, "gif", JPEG, false, 0, 400},
+		{"explicit unknown", chromeAccept, "bmp", JPEG, false, 0, 400},
 		{"explicit junk", "", "jpeg;", JPEG, false, 0, 400},
 		{"malformed accept", ",,;;,;q=,image/webp;q", "", JPEG, false, WebP, 0},
 	}

@@ -23,15 +23,29 @@ type Info struct {
 	// Orientation is the EXIF orientation, 1–8, or 0 when absent. Read for
 	// JPEG (APP1), PNG (eXIf) and WebP (EXIF chunk) and AVIF.
 	Orientation int
+	// Frames is the number of animation frames, counted from the header
+	// for GIF and WebP; 1 for a still (0, in an Info built by hand, also
+	// means 1). Width and Height are then each frame's (the canvas).
+	Frames int
 }
 
-// Pixels returns Width×Height.
+// Pixels returns Width×Height: one frame's pixels.
 func (i Info) Pixels() int64 { return int64(i.Width) * int64(i.Height) }
 
-// Megapixels returns Pixels in millions, rounded up, at least 1: the unit
-// Admission budgets in.
+// FrameCount returns Frames, at least 1.
+func (i Info) FrameCount() int { return max(i.Frames, 1) }
+
+// Animated reports more than one frame.
+func (i Info) Animated() bool { return i.Frames > 1 }
+
+// TotalPixels returns Pixels × FrameCount: what decoding every frame
+// touches. MaxSourcePixels bounds it, and Megapixels counts it.
+func (i Info) TotalPixels() int64 { return i.Pixels() * int64(i.FrameCount()) }
+
+// Megapixels returns TotalPixels in millions, rounded up, at least 1: the
+// unit Admission budgets in. An animation costs all its frames.
 func (i Info) Megapixels() int {
-	mp := int((i.Pixels() + 999_999) / 1_000_000)
+	mp := int((i.TotalPixels() + 999_999) / 1_000_000)
 	return max(mp, 1)
 }
 
@@ -44,10 +58,11 @@ func (i Info) DisplaySize() (w, h int) {
 	return i.Width, i.Height
 }
 
-// Probe reads an image's header: format, size, alpha and EXIF orientation,
-// without decoding pixels. JPEG, PNG and WebP headers are parsed in Go in
-// microseconds; AVIF headers are read by libvips (libheif), still without
-// decoding. Unknown formats are an *Error with Status 415 (ErrUnsupported);
+// Probe reads an image's header: format, size, alpha, EXIF orientation
+// and frame count, without decoding pixels. JPEG, PNG, WebP (frames from
+// its ANMF chunks), GIF (frames by walking its blocks, never decoding LZW)
+// and TIFF (IFD0) headers are parsed in Go in microseconds; AVIF and HEIF
+// headers are read by libvips (libheif), still without decoding. Unknown formats are an *Error with Status 415 (ErrUnsupported);
 // truncated or inconsistent headers are 422 (ErrCorrupt). Probe never
 // panics on any input and is safe for concurrent use.
 func Probe(data []byte) (Info, error) {
@@ -62,10 +77,16 @@ func Probe(data []byte) (Info, error) {
 		info, err = probePNG(data)
 	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
 		info, err = probeWebP(data)
-	case len(data) >= 12 && string(data[4:8]) == "ftyp" && (string(data[8:12]) == "avif" || string(data[8:12]) == "avis"):
+	case len(data) >= 12 && string(data[4:8]) == "ftyp" && isoBrand(data) == AVIF:
 		info, err = probeAVIF(data)
+	case len(data) >= 12 && string(data[4:8]) == "ftyp" && isoBrand(data) == HEIF:
+		info, err = probeHEIF(data)
+	case len(data) >= 6 && (string(data[:6]) == "GIF87a" || string(data[:6]) == "GIF89a"):
+		info, err = probeGIF(data)
+	case len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*"):
+		info, err = probeTIFF(data)
 	default:
-		return Info{}, unsupported(ErrUnsupported, "unsupported image format: want jpeg, png, webp or avif", nil)
+		return Info{}, unsupported(ErrUnsupported, "unsupported image format: want jpeg, png, webp, avif, gif, heic or tiff", nil)
 	}
 	if err != nil {
 		return Info{}, unprocessable(ErrCorrupt, "corrupt image", fmt.Errorf("%s: %w", info.Format, err))
@@ -247,6 +268,9 @@ func probeWebP(b []byte) (Info, error) {
 		info.HasAlpha = flags&0x10 != 0
 		info.Width = int(uint32(d[4])|uint32(d[5])<<8|uint32(d[6])<<16) + 1
 		info.Height = int(uint32(d[7])|uint32(d[8])<<8|uint32(d[9])<<16) + 1
+		if flags&0x02 != 0 { // animation: count the frames (probe_webp.go)
+			info.Frames = webpFrames(b, next)
+		}
 		if flags&0x08 != 0 { // EXIF present: find its chunk
 			for pos := next; ; {
 				typ, d, n, ok := chunk(pos)

@@ -74,8 +74,13 @@ func TestProbeRejects(t *testing.T) {
 		is     error
 	}{
 		{"nil", nil, 415, ErrUnsupported},
-		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 415, ErrUnsupported},
-		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), 415, ErrUnsupported},
+		{"bmp", []byte("BM\x1e\x00\x00\x00\x00\x00\x00\x00\x1a\x00"), 415, ErrUnsupported},
+		{"quicktime ftyp", []byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "), 415, ErrUnsupported},
+		{"gif without a frame", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), 422, ErrCorrupt},
+		{"gif bad block", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00\x99"), 422, ErrCorrupt},
+		{"heic header only", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), 422, ErrCorrupt},
+		{"tiff IFD out of range", []byte("II*\x00\xff\x00\x00\x00"), 422, ErrCorrupt},
+		{"tiff without size", []byte("MM\x00*\x00\x00\x00\x08\x00\x00"), 422, ErrCorrupt},
 		{"soi only", []byte{0xFF, 0xD8, 0xFF}, 422, ErrCorrupt},
 		{"jpeg no frame", []byte{0xFF, 0xD8, 0xFF, 0xD9}, 422, ErrCorrupt},
 		{"jpeg segment overruns", []byte{0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF, 0, 0}, 422, ErrCorrupt},

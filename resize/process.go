@@ -86,6 +86,9 @@ func (p *Processor) Check(data []byte) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	if err := p.checkFrames(info); err != nil { // animated.go: frames, frames × pixels
+		return Info{}, err
+	}
 	if info.Pixels() > int64(p.cfg.MaxSourcePixels) {
 		return Info{}, unprocessable(ErrTooLarge, "source image resolution too large",
 			fmt.Errorf("%dx%d is %d pixels, limit %d", info.Width, info.Height, info.Pixels(), p.cfg.MaxSourcePixels))
@@ -113,11 +116,14 @@ func (p *Processor) Process(data []byte, t Transform, f Format) ([]byte, Info, e
 	if err != nil {
 		return nil, Info{}, err
 	}
+	if src.Animated() && (f == WebP || f == GIF) {
+		return p.processAnimated(data, src, p.withDPR(t), f) // animated.go: bimg loads one frame
+	}
 	if t = p.withDPR(t); t.needsApply() {
 		return p.apply(data, src, t, f, nil) // apply.go: options bimg cannot do
 	}
 	opts, outW, outH := p.options(src, t, f)
-	out, err := bimg.NewImage(data).Process(opts)
+	out, err := bimg.NewImage(bimgReadable(data, src)).Process(opts)
 	if err != nil {
 		// The header was fine, so this is a broken body (truncated JPEG
 		// scan, bad deflate stream) or an encoder failure.
@@ -230,6 +236,8 @@ func bimgType(f Format) bimg.ImageType {
 		return bimg.WEBP
 	case AVIF:
 		return bimg.AVIF
+	case GIF:
+		return bimg.GIF
 	}
 	return bimg.JPEG
 }

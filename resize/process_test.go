@@ -271,7 +271,8 @@ func TestProcessRejects(t *testing.T) {
 	}{
 		{"empty", p, nil, JPEG, 415, ErrUnsupported},
 		{"text", p, []byte("<html>not an image</html>"), JPEG, 415, ErrUnsupported},
-		{"gif is not served", p, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), JPEG, 415, ErrUnsupported},
+		{"bmp is not served", p, []byte("BM\x1e\x00\x00\x00\x00\x00\x00\x00\x1a\x00"), JPEG, 415, ErrUnsupported},
+		{"gif without a frame", p, []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), JPEG, 422, ErrCorrupt},
 		{"jpeg magic then garbage", p, []byte("\xff\xd8\xff\xe0garbage garbage garbage"), JPEG, 422, ErrCorrupt},
 		{"truncated jpeg header", p, f.jpeg1080[:40], JPEG, 422, ErrCorrupt},
 		{"jpeg cut before its scan", p, f.jpeg1080[:sos], JPEG, 422, ErrCorrupt},
