@@ -48,6 +48,11 @@ type ImagesConfig struct {
 	// version is refused without a GET; a new version is tried again.
 	// Default 10000 entries.
 	FailureCacheEntries int `yaml:"failure_cache_entries"`
+	// WatermarkKey is the object key, in the source's bucket, of the
+	// watermark image a transform uses when it names none (wm: without
+	// wmk:, a preset's watermark without key). Default: none, and such a
+	// request is a 400.
+	WatermarkKey string `yaml:"watermark_key"`
 	// ClientHints honours the client hints Sec-CH-DPR (or DPR),
 	// Sec-CH-Width (or Width) and Save-Data on image requests, and answers
 	// with Accept-CH and a Vary naming them. The rules' image policy can
@@ -110,6 +115,8 @@ type imageRequest struct {
 	resolve func(resize.Transform, resize.Info) resize.Transform
 	// plan is the rules' image policy and the client hints (imagepolicy.go).
 	plan imagePlan
+	// wm is the watermark's object and version (watermark.go).
+	wm watermarkRef
 }
 
 // f, when set, gives S3 calls their context and takes the decision and
@@ -197,6 +204,10 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 	}
 	keyAnimation(&vk, ir.accept, ir.explicit, srcFormat, f1, f2) // image_inputs.go
 	ir.applyPlan(&vk, f1, f2)
+	if e := s.resolveWatermark(bg, d.Bucket, &ir, &vk); e != nil {
+		writeError(ctx, e)
+		return
+	}
 	// Answer a revalidation before doing any work, when the answer's
 	// identity is already known.
 	if vk.formatKnown && etagMatches(ctx.Request.Header.Peek("If-None-Match"), variantETag(vk)) {
@@ -251,6 +262,7 @@ func (s *Server) parseImageRequest(ctx *fasthttp.RequestCtx, path, rest []byte) 
 		return ir, resizeError(err)
 	}
 	ir.tr = tr
+	ir.spec = tr.Spec() // canonical: equal transforms share a variant
 	key, kerr := parseKey(rest[i+1:])
 	if kerr != nil {
 		return ir, kerr
@@ -282,7 +294,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		gctx, span := telemetry.Child(ctx, spanGet, trace.SpanKindClient)
 		data, m, err := s.store.Get(gctx, vk.bucket, sk, s.cfg.Images.MaxSourceBytes)
 		endS3Span(span, vk.bucket, "variant", len(data), err)
-		if err == nil && m.Metadata[metaSourceETag] == vk.etag {
+		if err == nil && m.Metadata[metaSourceETag] == vk.etag+ir.wm.stamp() {
 			return &variant{data: data, format: vk.format, etag: variantETag(vk), stored: true}, cache.NoExpiry, nil
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -318,6 +330,10 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, err)
 		return nil, 0, err
 	}
+	wmData, err := s.watermarkBytes(ctx, ir.wm)
+	if err != nil {
+		return nil, 0, err
+	}
 	f := vk.format
 	if !vk.formatKnown {
 		if f, err = ir.negotiate(info.Format, info.HasAlpha); err != nil {
@@ -349,7 +365,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		defer release() // libvips cannot be interrupted: the budget is held until it finishes
 		defer processDone()
 		start := time.Now()
-		out, _, err := s.images.Process(data, tr, f)
+		out, _, err := s.images.ProcessWatermarked(data, tr, f, wmData)
 		s.metrics.rendered(f, tr, time.Since(start))
 		done <- result{out, err}
 	}()
@@ -370,7 +386,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 	v := &variant{data: r.out, format: f, etag: variantETag(vk)}
 	s.metrics.imagesRendered.Inc()
 	if storeIt {
-		s.writeBack(ctx, vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag)
+		s.writeBack(ctx, vk.bucket, storedKey(ir.tr, vk.key, f), v, vk.etag+ir.wm.stamp())
 	}
 	if changed {
 		return v, 0, nil // not under the caller's key, which names the old version

@@ -57,6 +57,9 @@ type Server struct {
 	// tracing: OpenTelemetry traces (package telemetry); nil: off.
 	tracing *telemetry.Tracing
 
+	// watermarks: watermark images by bucket, key and ETag (watermark.go).
+	watermarks watermarkCache
+
 	public *fasthttp.Server
 	admin  *http.Server
 	conns  *connLimit // the public listener's connection limits

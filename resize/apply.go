@@ -75,6 +75,11 @@ func (p *Processor) ProcessWatermarked(data []byte, t Transform, f Format, wm []
 // apply runs the options pipeline on data (already checked: src) for t
 // (DPR already applied).
 func (p *Processor) apply(data []byte, src Info, t Transform, f Format, wm []byte) ([]byte, Info, error) {
+	switch f {
+	case JPEG, PNG, WebP, AVIF:
+	default:
+		return nil, Info{}, badRequest(ErrBadSpec, "processing options are not available for "+f.String()+" output", nil)
+	}
 	if t.Watermark.Opacity > 0 && len(wm) == 0 {
 		return nil, Info{}, unprocessable(ErrCorrupt, "watermark image not given", nil)
 	}
