@@ -274,3 +274,37 @@ func absDiff(a, b uint32) uint32 {
 	}
 	return b - a
 }
+
+// TestImgproxyWatermark: wm:1:soea puts the configured watermark
+// (images.watermark_key) in the bottom-right corner and leaves the
+// top-left alone.
+func TestImgproxyWatermark(t *testing.T) {
+	stripes, err := testimages.Stripes(400, 200, true, testimages.Red, testimages.Green, testimages.Blue, testimages.Yellow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logo, err := testimages.TranslucentPNG(30, 30, color.RGBA{0, 0, 0, 255}, 255)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := putObject(t, "stripes.png", stripes, "image/png")
+	wm := putObject(t, "logo.png", logo, "image/png")
+	g := startGateway(t, demoRules(t), withImages(func(c *ImagesConfig) { c.WatermarkKey = "global/" + wm }), withImgproxy)
+	resp, body := get(t, g.base+imgproxySign("/w:200/wm:1:soea/plain/https://img.example.com/"+key+"@png"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %.300s", resp.StatusCode, body)
+	}
+	img, err := png.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 200 || b.Dy() != 100 {
+		t.Fatalf("size %dx%d, want 200x100", b.Dx(), b.Dy())
+	}
+	if r, g, b, _ := img.At(195, 95).RGBA(); r>>8 > 40 || g>>8 > 40 || b>>8 > 40 {
+		t.Errorf("bottom-right pixel %d,%d,%d, want the black watermark", r>>8, g>>8, b>>8)
+	}
+	if r, g, b, _ := img.At(5, 5).RGBA(); absDiff(r>>8, uint32(testimages.Red.R)) > 40 || g>>8 > 60 || b>>8 > 60 {
+		t.Errorf("top-left pixel %d,%d,%d, want the red stripe", r>>8, g>>8, b>>8)
+	}
+}
