@@ -66,7 +66,7 @@ func testPlan(t *testing.T, clientHints bool, pol *rules.ImagePolicy, headers ..
 	for i := 0; i+1 < len(headers); i += 2 {
 		h[textproto.CanonicalMIMEHeaderKey(headers[i])] = []byte(headers[i+1])
 	}
-	return s.planImage(pol, h)
+	return s.planPolicy(pol, h)
 }
 
 func TestImagePlanTransform(t *testing.T) {
@@ -156,6 +156,11 @@ func TestImagePlanHeaders(t *testing.T) {
 		{"at max_width: DPR cannot change it, PNG: Save-Data cannot either", testPlan(t, true, nil),
 			resize.Transform{Width: 4096, Fit: resize.FitInside}, resize.PNG, resize.PNG, "",
 			"Accept", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},
+		{"region from CDN geo headers", func() imagePlan { p := testPlan(t, false, nil); p.varyGeo = true; return p }(), medium, resize.JPEG, resize.JPEG, "",
+			"Accept, CloudFront-Viewer-Country, CloudFront-Viewer-Country-Region, CloudFront-Viewer-City, CF-IPCountry", ""},
+		{"region from CDN geo headers, hints on", func() imagePlan { p := testPlan(t, true, nil); p.varyGeo = true; return p }(), medium, resize.JPEG, resize.JPEG, "",
+			"Accept, Sec-CH-DPR, DPR, Save-Data, CloudFront-Viewer-Country, CloudFront-Viewer-Country-Region, CloudFront-Viewer-City, CF-IPCountry",
+			"Sec-CH-DPR, Sec-CH-Width, Save-Data"},
 		{"the URL's DPR: Save-Data can lower it", testPlan(t, true, nil),
 			resize.Transform{Width: 100, Height: 100, Fit: resize.FitCover, DPR: 2}, resize.PNG, resize.PNG, "png",
 			"Save-Data", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},

@@ -133,8 +133,8 @@ func (s *Server) Explain(ctx context.Context, er ExplainRequest) (*Explanation, 
 	}
 	if d.Route != nil {
 		ex.Bucket, ex.Delivery = d.Bucket, d.Route.Delivery.String()
-		if d.Image != nil || s.cfg.Images.ClientHints {
-			ex.Image = s.explainImage(d.Image, h)
+		if d.Image != nil || s.cfg.Images.ClientHints || d.Route.ImagePolicyVaries() {
+			ex.Image = s.explainImage(&d, h)
 		}
 	}
 	ex.ObjectKey = d.ObjectKey

@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgegate/edgegate/geo"
 	"github.com/edgegate/edgegate/resize"
 	"github.com/edgegate/edgegate/rules"
 )
@@ -19,6 +22,16 @@ import (
 // and a write-back's key all name what is rendered: a preset the plan
 // changes becomes a custom transform (Preset and Folder cleared, like a
 // preset with options), keyed and stored by its Spec.
+//
+// When the regions get different policies on a route, an image answer
+// depends on the client's region, so shared caches must not hand one
+// region's answer to another: it is private when the region came from the
+// client's address (GeoIP or the default region), and Vary names the CDN
+// geo headers when it came from them; ?region= is part of the URL.
+
+// varyGeo names the CDN geo headers a header-decided answer depends on.
+var varyGeo = geo.HeaderCloudFrontViewerCountry + ", " + geo.HeaderCloudFrontViewerCountryRegion +
+	", " + geo.HeaderCloudFrontViewerCity + ", " + geo.HeaderCFIPCountry
 
 // saveDataQuality is the share of the quality a "Save-Data: on" request
 // gets under save_data: lighter (with DPR 1): 2/3, so JPEG's default 82
@@ -40,13 +53,33 @@ type imagePlan struct {
 	formats  [4]resize.Format   // the policy's preferred order
 	nformats int
 
+	// private is the Cache-Control of an answer that depends on a region
+	// found from the client's address; "": imageHeaders' public one.
+	private string
+	// varyGeo: the region came from CDN geo headers and decides the answer.
+	varyGeo bool
+
 	// Set by applyPlan for the answer's headers.
 	vary, acceptCH string
 }
 
-// planImage reads the policy (nil: none) and, when the hints are on, the
+// planImage reads the decision's policy and, when the hints are on, the
 // request's hints.
-func (s *Server) planImage(pol *rules.ImagePolicy, h hintHeaders) imagePlan {
+func (s *Server) planImage(d *Decision, h hintHeaders) imagePlan {
+	p := s.planPolicy(d.Image, h)
+	if d.Route != nil && d.Route.ImagePolicyVaries() {
+		switch d.RegionSource {
+		case SourceHeader:
+			p.varyGeo = true
+		case SourceGeoIP, SourceDefault:
+			p.private = "private, max-age=" + strconv.Itoa(int(s.cfg.Images.MaxAge/time.Second))
+		}
+	}
+	return p
+}
+
+// planPolicy is planImage for a policy (nil: none).
+func (s *Server) planPolicy(pol *rules.ImagePolicy, h hintHeaders) imagePlan {
 	p := imagePlan{
 		hintsOn:  s.cfg.Images.ClientHints,
 		saveData: true,
@@ -234,19 +267,29 @@ func (p *imagePlan) headers(tr resize.Transform, f1, f2 resize.Format) {
 
 func lossy(f resize.Format) bool { return f == resize.JPEG || f == resize.WebP || f == resize.AVIF }
 
-// writeHeaders adds the plan's Accept-CH and Vary (after "Accept" when the
-// format is negotiated) to an image answer; imageHeaders wrote the rest.
+// writeHeaders adds the plan's Cache-Control, Accept-CH and Vary (after
+// "Accept" when the format is negotiated) to an image answer;
+// imageHeaders wrote the rest.
 func (p *imagePlan) writeHeaders(h *fasthttp.ResponseHeader, explicit string) {
-	if !p.hintsOn {
-		return
+	if p.private != "" {
+		h.Set("Cache-Control", p.private)
 	}
-	h.Set("Accept-CH", p.acceptCH)
+	if p.hintsOn {
+		h.Set("Accept-CH", p.acceptCH)
+	}
+	vary := p.vary
+	if p.varyGeo {
+		if vary != "" {
+			vary += ", "
+		}
+		vary += varyGeo
+	}
 	switch {
-	case p.vary == "":
+	case vary == "":
 	case resize.VariesByAccept(explicit):
-		h.Set("Vary", "Accept, "+p.vary)
+		h.Set("Vary", "Accept, "+vary)
 	default:
-		h.Set("Vary", p.vary)
+		h.Set("Vary", vary)
 	}
 }
 
@@ -266,6 +309,10 @@ type ExplainImage struct {
 	SaveDataFrom string            `json:"save_data_from"`
 	// Hints read from the explained headers, when client hints are on.
 	Hints *ExplainHints `json:"hints,omitempty"`
+	// VariesByRegion: the route's regions get different policies, so an
+	// answer whose region came from the client's address is private, and
+	// one whose region came from CDN geo headers varies by them.
+	VariesByRegion bool `json:"varies_by_region"`
 }
 
 // ExplainHints are the client hints of the explained headers, rounded as
@@ -278,11 +325,13 @@ type ExplainHints struct {
 	Lighter bool `json:"lighter,omitempty"`
 }
 
-// explainImage describes pol (nil: none) with the defaults it leaves.
-func (s *Server) explainImage(pol *rules.ImagePolicy, h hintHeaders) *ExplainImage {
-	p := s.planImage(pol, h)
+// explainImage describes the decision's policy with the defaults it leaves.
+func (s *Server) explainImage(d *Decision, h hintHeaders) *ExplainImage {
+	pol := d.Image
+	p := s.planPolicy(pol, h)
 	e := &ExplainImage{
-		ClientHints: "off", ClientHintsFrom: "images.client_hints",
+		VariesByRegion: d.Route.ImagePolicyVaries(),
+		ClientHints:    "off", ClientHintsFrom: "images.client_hints",
 		MaxDPR: p.maxDPR, MaxDPRFrom: "default",
 		SaveData: rules.SaveDataLighter.String(), SaveDataFrom: "default",
 	}

@@ -117,6 +117,14 @@ func TestImagePolicyRegionQuality(t *testing.T) {
 	if v := slow.Header.Get("Vary"); v != "Accept" || slow.Header.Get("Accept-CH") != "" {
 		t.Errorf("slow: Vary %q Accept-CH %q, want Accept and none (client hints off)", v, slow.Header.Get("Accept-CH"))
 	}
+	// The regions' policies differ: an answer for the region in the URL may
+	// be shared, one for the region found from the client's address not.
+	if cc := slow.Header.Get("Cache-Control"); cc != "public, max-age=86400" {
+		t.Errorf("?region=slow: Cache-Control %q, want public", cc)
+	}
+	if byIP, _ := get(t, g.base+"/img/medium/photos/sample.jpg"); byIP.Header.Get("Cache-Control") != "private, max-age=86400" {
+		t.Errorf("default region: Cache-Control %q, want private", byIP.Header.Get("Cache-Control"))
+	}
 	// Written back under the transform it is (a custom spec), not the
 	// preset's folder, where the plain medium rendering goes.
 	spec := resize.Transform{Width: 640, Fit: resize.FitInside, Quality: 40}.Spec()
@@ -134,11 +142,12 @@ func TestImagePolicyRegionQuality(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ex.Image == nil || ex.Image.Quality["jpeg"] != 40 || ex.Image.QualityFrom["jpeg"] != "region slow" ||
-		ex.Image.ClientHints != "off" || ex.Image.SaveData != "lighter" || ex.Image.MaxDPR != 4 {
+		ex.Image.ClientHints != "off" || ex.Image.SaveData != "lighter" || ex.Image.MaxDPR != 4 || !ex.Image.VariesByRegion {
 		t.Errorf("explain image policy: %+v", ex.Image)
 	}
-	if ex, _ := g.srv.Explain(context.Background(), ExplainRequest{Key: "photos/sample.jpg", Region: "global"}); ex.Image != nil {
-		t.Errorf("explain for a region without a policy: %+v", ex.Image)
+	if ex, _ := g.srv.Explain(context.Background(), ExplainRequest{Key: "photos/sample.jpg", Region: "global"}); ex.Image == nil ||
+		ex.Image.Quality != nil || !ex.Image.VariesByRegion {
+		t.Errorf("explain for a region without a policy, whose answer varies by region: %+v", ex.Image)
 	}
 
 	// Hot reload carries the policy: slow becomes quality 70.

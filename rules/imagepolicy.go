@@ -169,6 +169,23 @@ func compileImagePolicies(r *Route, regions []*Region) {
 		out[i] = &m
 	}
 	r.images = out
+	for i := 1; i < len(out) && !r.imagesVary; i++ {
+		r.imagesVary = !out[0].sameEffect(out[i])
+	}
+}
+
+// ImagePolicyVaries reports whether the regions get different image
+// policies on this route, so that an image answer depends on the client's
+// region even where the source object does not.
+func (r *Route) ImagePolicyVaries() bool { return r.imagesVary }
+
+// sameEffect reports whether p and q set the same values (wherever from).
+func (p *ImagePolicy) sameEffect(q *ImagePolicy) bool {
+	if p == nil || q == nil {
+		return p == q
+	}
+	return p.Quality == q.Quality && slices.Equal(p.Formats, q.Formats) && p.MaxDPR == q.MaxDPR &&
+		p.SaveData == q.SaveData && p.ClientHints == q.ClientHints
 }
 
 // merge sets the fields of m that are unset from p (named from).

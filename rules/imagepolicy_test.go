@@ -179,3 +179,29 @@ func TestImagePolicyHotReload(t *testing.T) {
 		t.Errorf("after a failed reload quality = %d, want 70", q)
 	}
 }
+
+func TestImagePolicyVaries(t *testing.T) {
+	tbl, err := Parse("image.yaml", []byte(imagePolicyRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tbl.Route("x.jpg").ImagePolicyVaries() || !tbl.Route("photos/a.jpg").ImagePolicyVaries() {
+		t.Error("regions with different policies: ImagePolicyVaries false")
+	}
+	same, err := Parse("same.yaml", []byte(`default_region: global
+regions:
+  egypt:  {country: EG, prefix: egypt/, fallback: global}
+  global: {prefix: global/, image: {quality: 50}}
+routes:
+  - {name: a, match: "a/**", bucket: edge-demo, delivery: presign, ttl: 1h}
+  - {name: b, match: "**", bucket: edge-demo, delivery: presign, ttl: 1h, image: {max_dpr: 2}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// egypt falls back to global: both get quality 50 (from different
+	// places); the route's max_dpr applies to both.
+	if same.Route("a/x").ImagePolicyVaries() || same.Route("b").ImagePolicyVaries() {
+		t.Error("the same policy everywhere: ImagePolicyVaries true")
+	}
+}

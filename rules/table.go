@@ -337,6 +337,8 @@ type Route struct {
 	tbl    *Table
 	chains [][]string     // by Region.idx
 	images []*ImagePolicy // merged image policies by Region.idx; nil: none at all
+	// imagesVary: regions get different image policies on this route.
+	imagesVary bool
 }
 
 // Prefixes returns the prefix chain for reg on this route: reg's prefix (or
