@@ -171,7 +171,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		writeError(ctx, derr)
 		return
 	}
-	ir.plan = s.planImage(&d, &ctx.Request.Header)
+	ir.plan = s.planImage(d.Image, &ctx.Request.Header)
 	src, _, err := s.heads.get(bg, d.Bucket, d.ObjectKey)
 	if err != nil {
 		writeError(ctx, storeError(err))
@@ -330,7 +330,7 @@ func (s *Server) renderVariant(ctx context.Context, vk variantKey, ir imageReque
 		s.rememberRefusal(sourceKey{vk.bucket, vk.key, vk.etag}, err)
 		return nil, 0, err
 	}
-	wmData, err := s.watermarkBytes(ctx, ir.wm)
+	wmData, err := s.watermarkBytes(ctx, vk.bucket, &ir)
 	if err != nil {
 		return nil, 0, err
 	}

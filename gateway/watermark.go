@@ -66,38 +66,56 @@ func (c *watermarkCache) put(r watermarkRef, b []byte) {
 // the existence cache), records it in ir and adds its version to the
 // variant key. Nothing happens for a transform without a watermark.
 func (s *Server) resolveWatermark(ctx context.Context, bucket string, ir *imageRequest, vk *variantKey) *Error {
-	wm := ir.tr.Watermark
-	if wm.Opacity <= 0 {
+	if ir.tr.Watermark.Opacity <= 0 {
 		return nil
 	}
-	key := wm.Key
+	ref, e := s.findWatermark(ctx, bucket, ir.tr)
+	if e != nil {
+		return e
+	}
+	ir.wm = ref
+	vk.spec += ref.stamp()
+	return nil
+}
+
+// findWatermark names tr's watermark object and its current version.
+func (s *Server) findWatermark(ctx context.Context, bucket string, tr resize.Transform) (watermarkRef, *Error) {
+	key := tr.Watermark.Key
 	if key == "" {
 		key = s.cfg.Images.WatermarkKey
 	}
 	if key == "" {
-		return errorf(http.StatusBadRequest, "a watermark was asked for, but none is named (wmk:) or configured (images.watermark_key)")
+		return watermarkRef{}, errorf(http.StatusBadRequest, "a watermark was asked for, but none is named (wmk:) or configured (images.watermark_key)")
 	}
 	m, _, err := s.heads.get(ctx, bucket, key)
 	if err != nil {
-		return storeError(err)
+		return watermarkRef{}, storeError(err)
 	}
 	if !m.Exists {
-		return errorf(http.StatusUnprocessableEntity, "watermark image %q not found", truncate(key, 256))
+		return watermarkRef{}, errorf(http.StatusUnprocessableEntity, "watermark image %q not found", truncate(key, 256))
 	}
 	if m.Size > watermarkMaxBytes {
-		return errorf(http.StatusUnprocessableEntity, "watermark image %q is %d bytes, over %d", truncate(key, 256), m.Size, watermarkMaxBytes)
+		return watermarkRef{}, errorf(http.StatusUnprocessableEntity, "watermark image %q is %d bytes, over %d", truncate(key, 256), m.Size, watermarkMaxBytes)
 	}
-	ir.wm = watermarkRef{bucket: bucket, key: key, etag: m.ETag}
-	vk.spec += ir.wm.stamp()
-	return nil
+	return watermarkRef{bucket: bucket, key: key, etag: m.ETag}, nil
 }
 
 // watermarkBytes returns the watermark image of r, from memory or S3.
 // Failures are *resize.Error (422) or the store's errors (502/503/504).
-func (s *Server) watermarkBytes(ctx context.Context, r watermarkRef) ([]byte, error) {
-	if r.key == "" {
+// A request that did not resolve its watermark (an eager render of a
+// preset with one) resolves it here.
+func (s *Server) watermarkBytes(ctx context.Context, bucket string, ir *imageRequest) ([]byte, error) {
+	if ir.tr.Watermark.Opacity <= 0 {
 		return nil, nil
 	}
+	if ir.wm.key == "" {
+		ref, e := s.findWatermark(ctx, bucket, ir.tr)
+		if e != nil {
+			return nil, &resize.Error{Status: e.Status, Msg: e.Msg, Err: e}
+		}
+		ir.wm = ref
+	}
+	r := ir.wm
 	if b, ok := s.watermarks.get(r); ok {
 		return b, nil
 	}

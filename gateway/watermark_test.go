@@ -181,3 +181,29 @@ func putKey(t *testing.T, key string, body []byte, contentType string) {
 		t.Fatal(err)
 	}
 }
+
+// TestImageWatermarkPreset: a preset's watermark (config) needs no
+// signature and uses images.watermark_key.
+func TestImageWatermarkPreset(t *testing.T) {
+	src := mustImage(testimages.Stripes(300, 300, true, testimages.Green))
+	rel := putObject(t, "src.png", src, "image/png")
+	markKey := "global/" + putObject(t, "logo.png", mustImage(testimages.TranslucentPNG(30, 30, testimages.Red, 255)), "image/png")
+	g := startGateway(t, demoRules(t), withImages(func(c *ImagesConfig) {
+		c.WatermarkKey = markKey
+		c.Presets = map[string]resize.Preset{"branded": {Width: 200, Height: 200, Fit: resize.FitCover,
+			Watermark: resize.PresetWatermark{Opacity: 1, Position: "nowe", OffsetX: 5, OffsetY: 5}}}
+	}))
+	resp, body := get(t, g.base+"/img/branded/"+rel+"?format=png")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	img := decodePNG(t, body)
+	if b := img.Bounds(); b.Dx() != 200 || b.Dy() != 200 {
+		t.Fatalf("size %dx%d", b.Dx(), b.Dy())
+	}
+	for p, want := range map[[2]int]color.RGBA{{20, 20}: testimages.Red, {2, 2}: testimages.Green, {195, 195}: testimages.Green} {
+		if c := img.At(p[0], p[1]); !closeTo(c, want) {
+			t.Errorf("pixel %v = %v, want %v", p, c, want)
+		}
+	}
+}
