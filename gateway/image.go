@@ -171,7 +171,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		writeError(ctx, derr)
 		return
 	}
-	ir.plan = s.planImage(d.Image, &ctx.Request.Header)
+	ir.plan = s.planImage(&d, &ctx.Request.Header)
 	src, _, err := s.heads.get(bg, d.Bucket, d.ObjectKey)
 	if err != nil {
 		writeError(ctx, storeError(err))
