@@ -1,5 +1,5 @@
 # edgegate: `make run` starts the demo, `make test` runs every test.
-.PHONY: run test lint build vet clean bench bench-route bench-images bench-vipsthumb bench-tls package
+.PHONY: run test lint build vet clean bench bench-route bench-images bench-vipsthumb bench-images2 bench-tls package
 
 run:
 	bash scripts/run.sh
@@ -39,6 +39,10 @@ bench-images:
 # Cold render ceiling: vipsthumbnail as N processes vs edgegate (cache off) vs bimg, CPU per image.
 bench-vipsthumb:
 	bash scripts/bench-vipsthumb.sh 10s 3
+
+# Inputs: animated GIF -> WebP vs the vips CLI as N processes; HEIC -> 1280 px WebP time and peak RSS.
+bench-images2:
+	bash scripts/bench-images2.sh 10s 2
 
 # HTTPS (HTTP/1.1, handshakes, HTTP/2, cache hits) side by side with nginx on TLS.
 bench-tls:

@@ -23,7 +23,10 @@ need_apt=()
 # strace: scripts/package-test.sh records the system calls the packaged
 # gateway makes, to check them against its unit's SystemCallFilter=;
 # systemd for its systemd-analyze (verify, security, syscall-filter).
-for p in libvips-dev pkg-config pebble chromium chromium-driver strace systemd; do
+# libheif-examples (heif-enc) and libvips-tools (the vips CLI): the HEIC
+# and animated WebP fixtures of internal/testimages/inputs.go, and the vips
+# side of scripts/bench-images2.sh.
+for p in libvips-dev pkg-config pebble chromium chromium-driver strace systemd libheif-examples libvips-tools; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if ((${#need_apt[@]})); then
