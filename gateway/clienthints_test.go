@@ -246,3 +246,27 @@ func TestApplyPlanKeys(t *testing.T) {
 		t.Errorf("unknown format: spec %q, tr %+v", vk.spec, ir.tr)
 	}
 }
+
+// FuzzReadClientHints: any hint values give no hint or one within the
+// rounded ranges the plan relies on; never a panic.
+func FuzzReadClientHints(f *testing.F) {
+	for _, s := range []string{"2", "2.625", "0.5", "1e1", "NaN", "-1", "1.5.1", "250", "0", "on", " ON ", "99999999"} {
+		f.Add(s, s, s)
+	}
+	f.Fuzz(func(t *testing.T, dpr, width, saveData string) {
+		h := headerMap{"Sec-Ch-Dpr": []byte(dpr), "Dpr": []byte(width), "Sec-Ch-Width": []byte(width),
+			"Width": []byte(dpr), "Save-Data": []byte(saveData)}
+		c := readClientHints(h)
+		if c.dpr != 0 && (c.dpr < 1 || c.dpr > 100 || c.dpr != float64(int(c.dpr/dprStep))*dprStep) {
+			t.Fatalf("dpr %v from %q/%q", c.dpr, dpr, width)
+		}
+		if c.width < 0 || c.width%widthStep != 0 || c.width > 1_000_000 {
+			t.Fatalf("width %d from %q/%q", c.width, width, dpr)
+		}
+		p := testPlan(t, true, nil, "Sec-CH-DPR", dpr, "Sec-CH-Width", width, "Save-Data", saveData)
+		tr := p.transform(resize.Transform{Height: 300, Fit: resize.FitInside}, resize.WebP)
+		if tr.Width > 4096 || tr.Width < 0 || tr.DPR > 4 || (tr.DPR != 0 && tr.DPR < 1) || float64(tr.Height)*max(tr.DPR, 1) > 4096.5 {
+			t.Fatalf("transform %+v from %q/%q/%q", tr, dpr, width, saveData)
+		}
+	})
+}

@@ -205,3 +205,47 @@ routes:
 		t.Error("the same policy everywhere: ImagePolicyVaries true")
 	}
 }
+
+// FuzzImagePolicy: no image: value makes Parse panic or accept something
+// out of range; every problem has a position.
+func FuzzImagePolicy(f *testing.F) {
+	for _, s := range []string{"{quality: 40}", "{quality: {jpeg: 80, webp: 75}}", "{formats: [webp, jpeg], max_dpr: 1.5}",
+		"{save_data: ignore, client_hints: on}", "{quality: {png: 3}}", "40", "{max_dpr: NaN}", "{max_dpr: .Inf}",
+		"{quality: 1e2}", "{formats: []}", "{quality: {jpg: 1, jpeg: 2}}", "&a {quality: 5}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, image string) {
+		file := "default_region: g\nregions:\n  g: {prefix: g/, image: " + image + "}\nroutes:\n" +
+			"  - {name: a, match: \"**\", bucket: edge-demo, delivery: presign, ttl: 1h, image: " + image + "}\n"
+		tbl, err := Parse("fuzz.yaml", []byte(file))
+		if err != nil {
+			perr, ok := err.(*Error)
+			if !ok || len(perr.Problems) == 0 {
+				t.Fatalf("error %T %v", err, err)
+			}
+			for _, p := range perr.Problems {
+				if p.Line < 1 || p.Col < 1 {
+					t.Fatalf("bad position %+v", p)
+				}
+			}
+			return
+		}
+		p := tbl.Route("k").ImagePolicy(tbl.DefaultRegion())
+		if p == nil {
+			return
+		}
+		for _, q := range []int{p.Quality.JPEG, p.Quality.WebP, p.Quality.AVIF} {
+			if q < 0 || q > 100 {
+				t.Fatalf("quality %d accepted", q)
+			}
+		}
+		if p.MaxDPR != 0 && !(p.MaxDPR >= 1 && p.MaxDPR <= MaxImageDPR) {
+			t.Fatalf("max_dpr %v accepted", p.MaxDPR)
+		}
+		for _, f := range p.Formats {
+			if f != "jpeg" && f != "png" && f != "webp" && f != "avif" {
+				t.Fatalf("format %q accepted", f)
+			}
+		}
+	})
+}
