@@ -12,13 +12,19 @@ import "github.com/edgegate/edgegate/resize"
 // HEIC and TIFF sources are stills: they negotiate as any other.
 
 // keyAnimation defers the format of a variant whose source may be an
-// animation to renderVariant; an explicit ?format= decides it at once.
-// f1 and f2 are the still candidates (without and with alpha).
+// animation to renderVariant; an explicit ?format= decides it at once, and
+// so does a client that gets the same format either way (a still and an
+// animation both WebP), which keeps the early 304 and the stored-variant
+// tier for, say, WebP sources and WebP-only clients. f1 and f2 are the
+// still candidates (without and with alpha).
 func keyAnimation(vk *variantKey, accept []byte, explicit string, src, f1, f2 resize.Format) {
 	if explicit != "" || !resize.MayAnimate(src) {
 		return
 	}
 	a, _ := resize.NegotiateInfo(accept, "", resize.Info{Format: resize.GIF, Frames: 2})
+	if f1 == f2 && f1 == a {
+		return
+	}
 	vk.format, vk.formatKnown = 0, false
 	vk.anim = uint16(f1) | uint16(f2)<<4 | uint16(a)<<8
 }
