@@ -298,8 +298,8 @@ func (s *Server) eagerVariants(j eventJob, m store.Meta) []eagerVariant {
 	for _, name := range presets {
 		tr, _ := s.images.Preset(name)
 		for _, fs := range formats {
-			ev := eagerVariant{preset: name, format: fs, ir: imageRequest{spec: name, tr: tr, key: j.key},
-				vk: variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: name}}
+			ev := eagerVariant{preset: name, format: fs, ir: imageRequest{spec: tr.Spec(), tr: tr, key: j.key},
+				vk: variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: tr.Spec()}}
 			if fs != "original" {
 				ev.ir.explicit = fs
 				ev.vk.format, _ = resize.ParseFormat(fs)

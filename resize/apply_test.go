@@ -234,3 +234,32 @@ func TestWithDPR(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApply: every spec ParseSpec accepts renders a small image (with a
+// watermark when it asks for one) without an error, and Info is the
+// encoded size.
+func FuzzApply(f *testing.F) {
+	for _, s := range []string{
+		"100x100-cover,g:fp:1:1,c:1:1:fp:0:1", "1x1-fill,pd:30,ex:1:soea", "50x0,rot:270,c:0:7:so,el:1,dpr:4",
+		"9x9-cover,g:sm,bl:100,sh:10,bg:000000", "0x3,scp:0,ex:1", "300x1-cover,g:noea,el:1", "1x300-cover,g:sowe", "10x10,wm:0.5:soea:100:100:1", "3x3-fill,wm:1:ce:0:0:0.01",
+	} {
+		f.Add(s)
+	}
+	p := newProcessor(f)
+	src := must(testimages.Stripes(37, 23, true, red, green, blue))
+	mark := must(testimages.TranslucentPNG(5, 3, yellow, 200))
+	f.Fuzz(func(t *testing.T, s string) {
+		tr, err := p.ParseSpec(s)
+		if err != nil {
+			return
+		}
+		out, info, err := p.ProcessWatermarked(src, tr, PNG, mark)
+		if err != nil {
+			t.Fatalf("Process(%q): %v", s, err)
+		}
+		m, err := bimg.Metadata(out)
+		if err != nil || m.Size.Width != info.Width || m.Size.Height != info.Height {
+			t.Fatalf("%q: Info %dx%d, decoded %+v, %v", s, info.Width, info.Height, m.Size, err)
+		}
+	})
+}
