@@ -138,9 +138,17 @@ func (p *ImagePolicy) empty() bool {
 // field, reg's own, then that of each region it falls back to (nearest
 // first), then this route's. It returns nil when none of them sets
 // anything, or reg is nil or unknown to the route's table. The result is
-// precomputed and shared; it does not allocate.
+// precomputed and shared; it does not allocate. For a route without
+// policies it is inlined to a nil check (decide calls it on every request).
 func (r *Route) ImagePolicy(reg *Region) *ImagePolicy {
-	if reg == nil || r.images == nil {
+	if r.images == nil {
+		return nil
+	}
+	return r.imagePolicy(reg)
+}
+
+func (r *Route) imagePolicy(reg *Region) *ImagePolicy {
+	if reg == nil {
 		return nil
 	}
 	if reg.tbl != r.tbl {
