@@ -20,6 +20,9 @@
 //	key.go        key decoding and validation
 //	image.go      /img/: variants, rendering, write-back
 //	imgproxy.go   /imgproxy/: imgproxy's URLs (package imgproxy) into the /img/ pipeline
+//	imagepolicy.go the rules' image policy and the client hints applied to an image request:
+//	              format order, DPR, width, quality, the variant key, Vary, Accept-CH, explain
+//	clienthints.go Sec-CH-DPR, Sec-CH-Width, Save-Data (and the older names), read and rounded
 //	imagesource.go image sources: refused from HEAD or a probe of the first bytes, refusals
 //	              remembered per ETag, one download shared by concurrent variants, a byte budget
 //	events.go     upload events: POST /events/s3 and the eager-render workers
