@@ -67,21 +67,39 @@ vips_rate() {
   wait "${ps[@]}"
   t1=$(date +%s.%N)
   for p in $(seq 1 "$np"); do total=$((total + $(cat "$tmp/count$p"))); done
-  awk -v c="$total" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", c/(b-a)}'
+  awk -v c="$total" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f %d", c/(b-a), c}'
 }
+# CPU time in clock ticks: a process's own (ticks PID), or what this
+# shell's finished children used (childticks).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+childticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+hz=$(getconf CLK_TCK)
 rps() { awk '/Requests\/sec/ {print $2}'; }
 errs() { awk '/Non-2xx|Socket errors/ {printf "%s ", $0}'; }
-sv=0 se=0
+sv=0 se=0 cv=0 nv=0 ce=0 ne=0
 for r in $(seq 1 "$rounds"); do
-  v=$(vips_rate "$n" "$secs")
+  c0=$(childticks)
+  vk=$(vips_rate "$n" "$secs") # waited for: its CPU is in childticks
+  v=${vk% *} k=${vk#* }
+  c1=$(childticks)
+  g0=$(ticks "$gw_pid")
   out=$(BENCH_PATH=/img/w300/bench2/anim%d.gif BENCH_COPIES=$copies BENCH_THREADS=2 \
     wrk -t2 -c"$n" -d"$dur" --timeout 30s -H 'Accept: image/webp' -s bench/distinct-sources.lua "$base")
+  g1=$(ticks "$gw_pid")
   e=$(rps <<<"$out")
+  m=$(awk '/requests in/ {print $1}' <<<"$out")
+  cv=$((cv + c1 - c0)) nv=$((nv + k)) ce=$((ce + g1 - g0)) ne=$((ne + m))
   echo "animated round $r: vips CLI x $n processes $v img/s | edgegate HTTP, cache off, wrk -c$n $e img/s $(errs <<<"$out")"
   sv=$(awk -v x="$sv" -v y="$v" 'BEGIN{print x+y}')
   se=$(awk -v x="$se" -v y="$e" 'BEGIN{print x+y}')
 done
 awk -v v="$sv" -v e="$se" -v r="$rounds" 'BEGIN{printf "animated GIF -> WebP: edgegate/vips CLI = %.2f (%.2f vs %.2f img/s)\n", e/v, e/r, v/r}'
+# CPU per image (the gateway's own; versitygw's GET adds a few ms): steadier
+# than images/s on a shared machine. The gateway's CPU includes renders
+# still in flight when wrk stopped, which wrk does not count, so
+# edgegate's figure is, if anything, high.
+awk -v cv="$cv" -v nv="$nv" -v ce="$ce" -v ne="$ne" -v hz="$hz" 'BEGIN{
+  printf "animated CPU per image: vips CLI %.0f ms (%d images), edgegate %.0f ms (%d requests)\n", 1000*cv/hz/(nv?nv:1), nv, 1000*ce/hz/(ne?ne:1), ne }'
 kill "$gw_pid" 2>/dev/null || true
 
 # (b) a fresh gateway, so that its VmHWM is this test's peak.
