@@ -206,6 +206,7 @@ func TestImagePolicyPreferredFormats(t *testing.T) {
 func TestImageClientHints(t *testing.T) {
 	g := startGateway(t, []byte(policyRules), withImages(func(c *ImagesConfig) {
 		c.Presets["tall"] = resize.Preset{Height: 300, Fit: resize.FitInside}
+		c.Presets["high"] = resize.Preset{Height: 2000, Fit: resize.FitInside}
 	}))
 	const medium = "/img/medium/photos/sample.jpg?region="
 	for _, c := range []struct {
@@ -233,7 +234,9 @@ func TestImageClientHints(t *testing.T) {
 			"Accept, Sec-CH-DPR, DPR, Sec-CH-Width, Width, Save-Data", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},
 		{"width in device pixels with DPR 2", "/img/tall/photos/sample.jpg?region=hints", []string{"Sec-CH-Width", "800", "Sec-CH-DPR", "2"}, 800, 450, 82,
 			"Accept, Sec-CH-DPR, DPR, Sec-CH-Width, Width, Save-Data", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},
-		{"width never over the source", "/img/tall/photos/sample.jpg?region=hints", []string{"Width", "3000"}, 533, 300, 82,
+		{"width bounded by the height", "/img/tall/photos/sample.jpg?region=hints", []string{"Width", "3000"}, 533, 300, 82,
+			"Accept, Sec-CH-DPR, DPR, Sec-CH-Width, Width, Save-Data", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},
+		{"width never over the source", "/img/high/photos/sample.jpg?region=hints", []string{"Width", "3000"}, 1920, 1080, 82,
 			"Accept, Sec-CH-DPR, DPR, Sec-CH-Width, Width, Save-Data", "Sec-CH-DPR, Sec-CH-Width, Save-Data"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
