@@ -23,7 +23,7 @@ import (
 
 // needsApply reports whether t has an option the bimg path cannot do.
 func (t Transform) needsApply() bool {
-	return t.Gravity != GravityCentre && t.Gravity != GravitySmart || t.Crop != (Crop{}) ||
+	return t.Fit == FitCover && t.Gravity != GravityCentre && t.Gravity != GravitySmart || t.Crop != (Crop{}) ||
 		t.Blur != 0 || t.Sharpen != 0 || t.HasBackground || t.Extend || !t.Padding.Zero() ||
 		t.Rotate != 0 || t.KeepProfile || t.Watermark.Opacity > 0
 }
@@ -97,7 +97,42 @@ func (p *Processor) apply(data []byte, src Info, t Transform, f Format, wm []byt
 }
 
 func (p *Processor) applyVips(data []byte, src Info, t Transform, f Format, wmData []byte) ([]byte, Info, error) {
-	img, err := vipsLoad(data)
+	// Sizes are computed on the source's full size (oriented, rotated,
+	// cropped), so that they do not depend on shrink-on-load's rounding.
+	w, h := src.DisplaySize()
+	if t.Rotate == 90 || t.Rotate == 270 {
+		w, h = h, w
+	}
+	var cl, ct, cw, ch int // the crop, in full-size pixels
+	if c := t.Crop; c != (Crop{}) {
+		cw, ch = c.Width, c.Height
+		if cw == 0 || cw > w {
+			cw = w
+		}
+		if ch == 0 || ch > h {
+			ch = h
+		}
+		cl, ct = anchor(w, h, cw, ch, c.Gravity, c.FocusX, c.FocusY)
+	}
+	fw, fh := w, h // full-size pixels the resize starts from
+	if cw > 0 {
+		fw, fh = cw, ch
+	}
+	shrink := 1
+	if src.Format == JPEG {
+		_, outW, outH := p.options(Info{Format: src.Format, Width: fw, Height: fh}, t, f)
+		if t.Fit == FitCover {
+			scale := math.Max(float64(outW)/float64(fw), float64(outH)/float64(fh))
+			outW, outH = int(math.Ceil(float64(fw)*scale)), int(math.Ceil(float64(fh)*scale))
+		}
+		for _, s := range []int{8, 4, 2} {
+			if fw >= outW*s && fh >= outH*s {
+				shrink = s
+				break
+			}
+		}
+	}
+	img, err := vipsLoad(data, shrink)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -107,28 +142,24 @@ func (p *Processor) applyVips(data []byte, src Info, t Transform, f Format, wmDa
 			return nil, Info{}, err
 		}
 	}
-	w, h := img.width(), img.height()
-	if c := t.Crop; c != (Crop{}) {
-		cw, ch := c.Width, c.Height
-		if cw == 0 || cw > w {
-			cw = w
-		}
-		if ch == 0 || ch > h {
-			ch = h
-		}
-		l, tp := anchor(w, h, cw, ch, c.Gravity, c.FocusX, c.FocusY)
-		if err := img.extract(l, tp, cw, ch); err != nil {
+	if cw > 0 {
+		// Full-size coordinates scaled to the image as decoded.
+		sx, sy := float64(img.width())/float64(w), float64(img.height())/float64(h)
+		l, tp := int(float64(cl)*sx), int(float64(ct)*sy)
+		ew := min(max(1, int(math.Round(float64(cw)*sx))), img.width()-l)
+		eh := min(max(1, int(math.Round(float64(ch)*sy))), img.height()-tp)
+		if err := img.extract(l, tp, ew, eh); err != nil {
 			return nil, Info{}, err
 		}
-		w, h = cw, ch
 	}
+	w, h = fw, fh
 	if !t.KeepProfile {
 		if err := img.srgb(); err != nil {
 			return nil, Info{}, err
 		}
 	}
 	o, outW, outH := p.options(Info{Format: src.Format, Width: w, Height: h, HasAlpha: src.HasAlpha}, t, f)
-	if t.Fit == FitCover && (outW != w || outH != h) {
+	if t.Fit == FitCover && (outW != img.width() || outH != img.height()) {
 		scale := math.Max(float64(outW)/float64(w), float64(outH)/float64(h))
 		rw := max(outW, int(math.Round(float64(w)*scale)))
 		rh := max(outH, int(math.Round(float64(h)*scale)))
@@ -228,7 +259,7 @@ func (v *vimg) resizeTo(w, h int) error {
 
 // applyWatermark composites the watermark image over v.
 func (v *vimg) applyWatermark(data []byte, wm Watermark) error {
-	mark, err := vipsLoad(data)
+	mark, err := vipsLoad(data, 1)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,10 @@ package resize
 #include <stdlib.h>
 #include <vips/vips.h>
 
-static int egopt_load(void *buf, size_t len, VipsImage **out) {
-	VipsImage *in = vips_image_new_from_buffer(buf, len, "", NULL);
+static int egopt_load(void *buf, size_t len, int shrink, VipsImage **out) {
+	VipsImage *in = shrink > 1 ?
+		vips_image_new_from_buffer(buf, len, "", "shrink", shrink, NULL) : // JPEG: DCT scaling
+		vips_image_new_from_buffer(buf, len, "", NULL);
 	if (in == NULL) return -1;
 	int r = vips_autorot(in, out, NULL);
 	g_object_unref(in);
@@ -166,9 +168,12 @@ func (v *vimg) height() int    { return int(C.egopt_height(v.p)) }
 func (v *vimg) bands() int     { return int(C.egopt_bands(v.p)) }
 func (v *vimg) hasAlpha() bool { return C.egopt_has_alpha(v.p) != 0 }
 
-func vipsLoad(data []byte) (*vimg, error) {
+// vipsLoad decodes data with its EXIF orientation applied; shrink (2, 4
+// or 8; JPEG only) decodes at 1/shrink the size, as libvips' thumbnail
+// and bimg do.
+func vipsLoad(data []byte, shrink int) (*vimg, error) {
 	var out *C.VipsImage
-	if C.egopt_load(unsafe.Pointer(&data[0]), C.size_t(len(data)), &out) != 0 {
+	if C.egopt_load(unsafe.Pointer(&data[0]), C.size_t(len(data)), C.int(shrink), &out) != 0 {
 		return nil, vipsErr()
 	}
 	runtime.KeepAlive(data)
