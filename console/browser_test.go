@@ -314,8 +314,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			Array.from(document.querySelectorAll("#images-grid td.render")).every(td => td.querySelector("img, .error-text"))`),
 		wait(`Array.from(document.querySelectorAll("#images-grid img")).every(i => i.complete)`))
 	imgs := evaluate[int](t, ctx, `document.querySelectorAll("#images-grid td.render img").length`)
-	if imgs != 12 {
-		t.Errorf("%d images rendered, want 3 presets x 4 formats: %s", imgs, text("#images-grid"))
+	if imgs != 15 {
+		t.Errorf("%d images rendered, want 3 presets x 5 formats (jpeg, png, webp, avif, gif): %s", imgs, text("#images-grid"))
 	}
 	if decoded := evaluate[int](t, ctx, `Array.from(document.querySelectorAll("#images-grid img")).filter(i => i.naturalWidth > 0).length`); decoded != imgs {
 		t.Errorf("%d of %d images decoded in the browser", decoded, imgs)

@@ -23,8 +23,9 @@ import (
 // changes becomes a custom transform (Preset and Folder cleared, like a
 // preset with options), keyed and stored by its Spec.
 //
-// When the regions get different policies on a route, an image answer
-// depends on the client's region, so shared caches must not hand one
+// When the regions get different prefix chains (a key names another
+// object) or policies on a route, an image answer depends on the client's
+// region, so shared caches must not hand one
 // region's answer to another: it is private when the region came from the
 // client's address (GeoIP or the default region), and Vary names the CDN
 // geo headers when it came from them; ?region= is part of the URL.
@@ -67,7 +68,7 @@ type imagePlan struct {
 // request's hints.
 func (s *Server) planImage(d *Decision, h hintHeaders) imagePlan {
 	p := s.planPolicy(d.Image, h)
-	if d.Route != nil && d.Route.ImagePolicyVaries() {
+	if d.Route != nil && d.Route.VariesByRegion() {
 		switch d.RegionSource {
 		case SourceHeader:
 			p.varyGeo = true
@@ -309,9 +310,10 @@ type ExplainImage struct {
 	SaveDataFrom string            `json:"save_data_from"`
 	// Hints read from the explained headers, when client hints are on.
 	Hints *ExplainHints `json:"hints,omitempty"`
-	// VariesByRegion: the route's regions get different policies, so an
-	// answer whose region came from the client's address is private, and
-	// one whose region came from CDN geo headers varies by them.
+	// VariesByRegion: the route's regions get different prefix chains or
+	// policies, so an answer whose region came from the client's address
+	// is private, and one whose region came from CDN geo headers varies by
+	// them.
 	VariesByRegion bool `json:"varies_by_region"`
 }
 
@@ -330,7 +332,7 @@ func (s *Server) explainImage(d *Decision, h hintHeaders) *ExplainImage {
 	pol := d.Image
 	p := s.planPolicy(pol, h)
 	e := &ExplainImage{
-		VariesByRegion: d.Route.ImagePolicyVaries(),
+		VariesByRegion: d.Route.VariesByRegion(),
 		ClientHints:    "off", ClientHintsFrom: "images.client_hints",
 		MaxDPR: p.maxDPR, MaxDPRFrom: "default",
 		SaveData: rules.SaveDataLighter.String(), SaveDataFrom: "default",

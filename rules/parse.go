@@ -791,6 +791,7 @@ func (p *parser) compile(def *Region) *Table {
 				}
 			}
 			r.chains[i] = slices.Clip(chain)
+			r.prefixesVary = r.prefixesVary || !slices.Equal(r.chains[i], r.chains[0])
 		}
 		compileImagePolicies(r, t.regions)
 		t.routes = append(t.routes, r)

@@ -339,7 +339,16 @@ type Route struct {
 	images []*ImagePolicy // merged image policies by Region.idx; nil: none at all
 	// imagesVary: regions get different image policies on this route.
 	imagesVary bool
+	// prefixesVary: regions get different prefix chains on this route.
+	prefixesVary bool
 }
+
+// VariesByRegion reports whether an answer on this route can depend on
+// the client's region: the regions get different prefix chains (so a key
+// names different objects) or different image policies. A shared cache
+// may then keep an answer only under the region's name (in the URL or a
+// header it varies on).
+func (r *Route) VariesByRegion() bool { return r.prefixesVary || r.imagesVary }
 
 // Prefixes returns the prefix chain for reg on this route: reg's prefix (or
 // this route's override for reg), then each fallback region's, to the end of
