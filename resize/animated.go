@@ -55,6 +55,10 @@ func MayAnimate(src Format) bool {
 // processing options only size, fit, gravity and quality apply to
 // animations.
 func (p *Processor) processAnimated(data []byte, src Info, t Transform, f Format) ([]byte, Info, error) {
+	if name := t.stillOnlyOption(); name != "" {
+		return nil, Info{}, badRequest(ErrBadSpec, "option "+name+" is not available for animated output; "+
+			"?format=jpeg, png or avif renders the first frame", nil)
+	}
 	_, outW, outH := p.options(src, t, f)
 	w, h := src.DisplaySize()
 	params := C.eg_anim_t{
@@ -193,4 +197,31 @@ func bimgReadable(data []byte, src Info) []byte {
 	c := append([]byte(nil), data...)
 	copy(c[8:12], "mif1")
 	return c
+}
+
+// stillOnlyOption names the first option of t that the animated path does
+// not apply (it sizes, fits, anchors and sets quality), or "": such a
+// transform is refused for an animation rather than rendered without it.
+func (t Transform) stillOnlyOption() string {
+	switch {
+	case t.Crop != (Crop{}):
+		return "c"
+	case t.Blur != 0:
+		return "bl"
+	case t.Sharpen != 0:
+		return "sh"
+	case t.HasBackground:
+		return "bg"
+	case t.Extend:
+		return "ex"
+	case !t.Padding.Zero():
+		return "pd"
+	case t.Rotate != 0:
+		return "rot"
+	case t.KeepProfile:
+		return "scp"
+	case t.Watermark.Opacity > 0:
+		return "wm"
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"image/gif"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -320,4 +321,35 @@ func probeOK(tb testing.TB, data []byte) Info {
 		tb.Fatalf("output does not probe: %v", err)
 	}
 	return info
+}
+
+// Options the animated path does not apply are refused by name, not
+// silently left out; a first frame (a still format) takes them all.
+func TestAnimatedRefusesStillOnlyOptions(t *testing.T) {
+	p := newProcessor(t)
+	in := inputs(t)
+	for _, tc := range []struct {
+		opt string
+		tr  Transform
+	}{
+		{"bl", Transform{Width: 100, Fit: FitInside, Blur: 2}},
+		{"c", Transform{Width: 100, Fit: FitInside, Crop: Crop{Width: 100, Height: 100}}},
+		{"rot", Transform{Width: 100, Fit: FitInside, Rotate: 90}},
+		{"pd", Transform{Width: 100, Fit: FitInside, Padding: Padding{Top: 4}}},
+	} {
+		for _, f := range []Format{WebP, GIF} {
+			_, _, err := p.Process(in.gif, tc.tr, f)
+			var re *Error
+			if !errors.As(err, &re) || re.Status != 400 || !strings.Contains(re.Msg, "option "+tc.opt+" ") {
+				t.Errorf("%s to %v: %v, want a 400 naming option %s", tc.opt, f, err, tc.opt)
+			}
+		}
+		if _, info, err := p.Process(in.gif, tc.tr, PNG); err != nil || info.Frames > 1 {
+			t.Errorf("%s to png (the first frame): %v, %d frames", tc.opt, err, info.Frames)
+		}
+	}
+	wm := Transform{Width: 100, Fit: FitInside, Watermark: Watermark{Opacity: 1}}
+	if _, _, err := p.ProcessWatermarked(in.gif, wm, WebP, in.gif); err == nil || !strings.Contains(err.Error(), "option wm ") {
+		t.Errorf("watermark on an animation: %v, want option wm refused", err)
+	}
 }

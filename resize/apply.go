@@ -69,6 +69,9 @@ func (p *Processor) ProcessWatermarked(data []byte, t Transform, f Format, wm []
 	if err != nil {
 		return nil, Info{}, err
 	}
+	if src.Animated() && (f == WebP || f == GIF) {
+		return p.processAnimated(data, src, p.withDPR(t), f) // refuses the watermark by name
+	}
 	return p.apply(data, src, p.withDPR(t), f, wm)
 }
 
