@@ -119,10 +119,14 @@ func (p *Processor) Process(data []byte, t Transform, f Format) ([]byte, Info, e
 	if src.Animated() && (f == WebP || f == GIF) {
 		return p.processAnimated(data, src, p.withDPR(t), f) // animated.go: bimg loads one frame
 	}
-	if t = p.withDPR(t); t.needsApply() {
-		return p.apply(data, src, t, f, nil) // apply.go: options bimg cannot do
-	}
+	t = p.withDPR(t)
 	opts, outW, outH := p.options(src, t, f)
+	if t.needsApply() || (outW < tinySide || outH < tinySide) && f != GIF {
+		// apply.go: options bimg cannot do, and outputs so small that
+		// bimg's shrink leaves nothing ("shrinkv: image has shrunk to
+		// nothing" for 1x1 from 640x190).
+		return p.apply(data, src, t, f, nil)
+	}
 	out, err := bimg.NewImage(bimgReadable(data, src)).Process(opts)
 	if err != nil {
 		// The header was fine, so this is a broken body (truncated JPEG
@@ -227,6 +231,10 @@ func (p *Processor) options(src Info, t Transform, f Format) (o bimg.Options, ou
 	}
 	return o, outW, outH
 }
+
+// tinySide: an output side under this many pixels is rendered by the
+// options pipeline, not bimg.
+const tinySide = 4
 
 func bimgType(f Format) bimg.ImageType {
 	switch f {
