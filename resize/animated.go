@@ -77,7 +77,7 @@ func (p *Processor) processAnimated(data []byte, src Info, t Transform, f Format
 		s := math.Max(float64(outW)/float64(w), float64(outH)/float64(h))
 		sw := max(outW, int(math.Round(float64(w)*s)))
 		sh := max(outH, int(math.Round(float64(h)*s)))
-		left, top := cropOrigin(sw-outW, sh-outH, t.Gravity, t.FocusX, t.FocusY)
+		left, top := anchor(sw, sh, outW, outH, t.Gravity, t.FocusX, t.FocusY) // apply.go, as stills
 		params.width, params.height = C.int(sw), C.int(sh)
 		params.crop = 1
 		params.crop_w, params.crop_h = C.int(outW), C.int(outH)
@@ -108,28 +108,6 @@ func (p *Processor) processAnimated(data []byte, src Info, t Transform, f Format
 		Frames:   int(hdr.pages),
 		HasAlpha: src.HasAlpha,
 	}, nil
-}
-
-// cropOrigin places a crop with slack (dx, dy) pixels to spare by gravity.
-func cropOrigin(dx, dy int, g Gravity, fx, fy float64) (left, top int) {
-	left, top = dx/2, dy/2
-	switch g {
-	case GravityNorth, GravityNorthEast, GravityNorthWest:
-		top = 0
-	case GravitySouth, GravitySouthEast, GravitySouthWest:
-		top = dy
-	}
-	switch g {
-	case GravityWest, GravityNorthWest, GravitySouthWest:
-		left = 0
-	case GravityEast, GravityNorthEast, GravitySouthEast:
-		left = dx
-	}
-	if g == GravityFocus {
-		left = min(dx, max(0, int(math.Round(fx*float64(dx)))))
-		top = min(dy, max(0, int(math.Round(fy*float64(dy)))))
-	}
-	return left, top
 }
 
 // Frames reads an image's header through libvips with every page loaded

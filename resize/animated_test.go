@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"image/gif"
+	"image/png"
 	"strings"
 	"sync"
 	"testing"
@@ -351,5 +352,37 @@ func TestAnimatedRefusesStillOnlyOptions(t *testing.T) {
 	wm := Transform{Width: 100, Fit: FitInside, Watermark: Watermark{Opacity: 1}}
 	if _, _, err := p.ProcessWatermarked(in.gif, wm, WebP, in.gif); err == nil || !strings.Contains(err.Error(), "option wm ") {
 		t.Errorf("watermark on an animation: %v, want option wm refused", err)
+	}
+}
+
+// A focus point anchors an animation's cover crop as it anchors a
+// still's: the crop centred on the point, kept inside (imgproxy's fp).
+// The fixture's first frame has a bright bar at its left edge; fp 0.1
+// puts the crop against that edge, so the bar is in the output's first
+// columns for the animation (frame 0) as for the still (the first frame).
+func TestAnimatedFocusPointAsStill(t *testing.T) {
+	p := newProcessor(t)
+	in := inputs(t)
+	tr := Transform{Width: 100, Height: 100, Fit: FitCover, Gravity: GravityFocus, FocusX: 0.1, FocusY: 0.5}
+	anim, _, err := p.Process(in.gif, tr, GIF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	still, _, err := p.Process(in.gif, tr, PNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gif.DecodeAll(bytes.NewReader(anim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := png.Decode(bytes.NewReader(still))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, _, _, _ := g.Image[0].At(3, 50).RGBA()
+	sr, _, _, _ := s.At(3, 50).RGBA()
+	if ar>>8 < 200 || sr>>8 < 200 {
+		t.Fatalf("red at (3,50): animation frame 0 %d, still %d; want both on the bright bar (> 200)", ar>>8, sr>>8)
 	}
 }
