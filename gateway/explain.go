@@ -133,7 +133,7 @@ func (s *Server) Explain(ctx context.Context, er ExplainRequest) (*Explanation, 
 	}
 	if d.Route != nil {
 		ex.Bucket, ex.Delivery = d.Bucket, d.Route.Delivery.String()
-		if d.Image != nil || s.cfg.Images.ClientHints || d.Route.ImagePolicyVaries() {
+		if d.imagePolicy() != nil || s.cfg.Images.ClientHints || d.Route.ImagePolicyVaries() {
 			ex.Image = s.explainImage(&d, h)
 		}
 	}

@@ -64,10 +64,20 @@ type imagePlan struct {
 	vary, acceptCH string
 }
 
+// imagePolicy is the rules' image policy for the decision's region and
+// route (nil: none). Only image requests look it up, so /r/'s decide
+// does not.
+func (d *Decision) imagePolicy() *rules.ImagePolicy {
+	if d.Route == nil {
+		return nil
+	}
+	return d.Route.ImagePolicy(d.Region)
+}
+
 // planImage reads the decision's policy and, when the hints are on, the
 // request's hints.
 func (s *Server) planImage(d *Decision, h hintHeaders) imagePlan {
-	p := s.planPolicy(d.Image, h)
+	p := s.planPolicy(d.imagePolicy(), h)
 	if d.Route != nil && d.Route.VariesByRegion() {
 		switch d.RegionSource {
 		case SourceHeader:
@@ -329,7 +339,7 @@ type ExplainHints struct {
 
 // explainImage describes the decision's policy with the defaults it leaves.
 func (s *Server) explainImage(d *Decision, h hintHeaders) *ExplainImage {
-	pol := d.Image
+	pol := d.imagePolicy()
 	p := s.planPolicy(pol, h)
 	e := &ExplainImage{
 		VariesByRegion: d.Route.VariesByRegion(),

@@ -35,9 +35,6 @@ type Decision struct {
 	Bucket       string
 	// ObjectKey is the full key in the bucket: the chosen prefix + the key.
 	ObjectKey string
-	// Image is the rules' image policy for this region and route (nil:
-	// none), which /img/ applies (imagepolicy.go).
-	Image *rules.ImagePolicy
 
 	// existsCache: with `fallback: exists`, whether every existence check
 	// was answered from memory (CacheHit) or one waited for S3 (CacheMiss);
@@ -271,7 +268,6 @@ func (s *Server) decide(ctx context.Context, t *rules.Table, req request, tr *Ex
 		tr.Rule = d.Route.Name
 	}
 	d.Bucket = d.Route.Bucket
-	d.Image = d.Route.ImagePolicy(d.Region)
 	prefixes := d.Route.Prefixes(d.Region)
 	if !d.Route.FallbackExists {
 		d.ObjectKey = req.objectKey(prefixes[0])
