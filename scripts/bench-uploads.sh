@@ -30,14 +30,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "bench-uploads: no free port" >&2; exit 1
-}
+source scripts/freeport.sh
+free_port() { freeport || exit 1; }
 wait_http() { # URL WHAT
   for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return; sleep 0.1; done
   echo "bench-uploads: $2 did not answer $1" >&2; exit 1

@@ -52,14 +52,7 @@ dpkg_() {
   return 1
 }
 
-freeport() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  fail "no free port"
-}
+source scripts/freeport.sh
 
 s3=${EDGEGATE_TEST_S3_ENDPOINT:-}
 if [ -z "$s3" ]; then

@@ -14,12 +14,8 @@ bash scripts/lint.sh
 bash scripts/fetch-geoip.sh .data/geoip >/dev/null
 export EDGEGATE_GEOIP_DIR="$PWD/.data/geoip"
 tmp=$(mktemp -d)
-port=""
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 30000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || { echo "test: no free port" >&2; exit 1; }
+source scripts/freeport.sh
+port=$(freeport)
 bash scripts/s3.sh "127.0.0.1:$port" "$tmp/s3" "$tmp/versitygw.pid" "$tmp/versitygw.log"
 cleanup() { kill "$(cat "$tmp/versitygw.pid")" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT

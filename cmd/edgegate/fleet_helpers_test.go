@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegate/edgegate/internal/testenv"
 )
 
 // fleetMember is one gateway of a fleet test: a real `edgegate serve`
@@ -145,15 +147,7 @@ func (m *fleetMember) metric(t *testing.T, name string, labels ...string) float6
 }
 
 // freeAddrOn returns ip:port with a port free on ip just now.
-func freeAddrOn(t *testing.T, ip string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddrOn(t *testing.T, ip string) string { return testenv.FreeAddrOn(t, ip) }
 
 // configMapDir is a directory laid out as the kubelet mounts a ConfigMap:
 // each file is a symlink through ..data, which points at a timestamped

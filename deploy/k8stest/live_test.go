@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -96,14 +97,23 @@ func kubeletVolume(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// freePort returns a loopback port that was free just now, taken from
+// [10000, 32768), below Linux's ephemeral range, as the main module's
+// testenv.FreeAddr does: an ephemeral port (":0") can be taken as the
+// local port of any outgoing connection before the gateway binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		p := 10000 + rand.IntN(32768-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in [10000, 32768)")
+	return 0
 }
 
 // cleanEnv is the environment for the gateway: no EDGEGATE_* variable of

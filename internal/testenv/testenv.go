@@ -144,17 +144,6 @@ func NewS3(t testing.TB, addr string, extra ...string) string {
 	return ep
 }
 
-// FreeAddr returns a loopback address with a port that was free just now.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func waitHealthy(ep string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
