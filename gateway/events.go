@@ -32,8 +32,11 @@ type EventsConfig struct {
 	Eager []string `yaml:"eager"`
 	// Presets to render; default: every configured preset.
 	Presets []string `yaml:"presets"`
-	// Formats to render: "original" (the source's own format), jpeg, png,
-	// webp, avif. Default: [original].
+	// Formats to render: "original" (the source's own format: JPEG, PNG,
+	// WebP, GIF and AVIF stay what they are, animations animated; HEIC and
+	// TIFF become JPEG, or PNG with alpha), jpeg, png, webp, avif. Each is
+	// stored where an /img/ request for that format looks. Default:
+	// [original].
 	Formats []string `yaml:"formats"`
 	// Queue bounds pending uploads; when full the endpoint answers 503 so
 	// the sender retries. Default 256.
@@ -280,9 +283,11 @@ type eagerVariant struct {
 // eagerVariants lists what an upload of j (source m) is rendered to:
 // events.presets (default: every preset, sorted) × events.formats
 // (default: the source's own format), for POST /events/s3, SNS and SQS
-// alike.
-func (s *Server) eagerVariants(j eventJob, m store.Meta) []eagerVariant {
-	srcFormat, srcKnown := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
+// alike, each keyed as an /img/ request for it is (keyVariant), and once:
+// "original" of a WebP is the "webp" variant. A variant that cannot be
+// keyed (its watermark missing) is an error; the others are still listed.
+func (s *Server) eagerVariants(ctx context.Context, j eventJob, m store.Meta) ([]eagerVariant, []error) {
+	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
 	presets := s.cfg.Events.Presets
 	if len(presets) == 0 {
 		for name := range s.images.Config().Presets {
@@ -295,20 +300,34 @@ func (s *Server) eagerVariants(j eventJob, m store.Meta) []eagerVariant {
 		formats = []string{"original"}
 	}
 	out := make([]eagerVariant, 0, len(presets)*len(formats))
+	var errs []error
+	seen := make(map[variantKey]bool, cap(out))
 	for _, name := range presets {
 		tr, _ := s.images.Preset(name)
 		for _, fs := range formats {
-			ev := eagerVariant{preset: name, format: fs, ir: imageRequest{spec: tr.Spec(), tr: tr, key: j.key},
-				vk: variantKey{bucket: j.bucket, key: j.key, etag: m.ETag, spec: tr.Spec()}}
-			if fs != "original" {
-				ev.ir.explicit = fs
-				ev.vk.format, _ = resize.ParseFormat(fs)
-				ev.vk.formatKnown = true
-			} else if srcKnown && (srcFormat == resize.JPEG || srcFormat == resize.PNG) {
-				ev.vk.format, ev.vk.formatKnown = srcFormat, true
+			ir := imageRequest{spec: tr.Spec(), tr: tr, key: j.key, explicit: fs}
+			if fs == "original" {
+				// The source's own format: asked for by name where the
+				// name may keep an animation or alpha; as an old client
+				// (no Accept) gets it otherwise: JPEG stays JPEG, PNG
+				// PNG, HEIC and TIFF become JPEG (PNG with alpha).
+				ir.explicit = ""
+				switch srcFormat {
+				case resize.WebP, resize.GIF, resize.AVIF:
+					ir.explicit = srcFormat.String()
+				}
 			}
-			out = append(out, ev)
+			vk, e := s.keyVariant(ctx, j.bucket, j.key, m, &ir)
+			if e != nil {
+				errs = append(errs, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, name, fs, e))
+				continue
+			}
+			if seen[vk] {
+				continue
+			}
+			seen[vk] = true
+			out = append(out, eagerVariant{preset: name, format: fs, ir: ir, vk: vk})
 		}
 	}
-	return out
+	return out, errs
 }

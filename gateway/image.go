@@ -189,22 +189,8 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		writeError(ctx, e)
 		return
 	}
-	vk := variantKey{bucket: d.Bucket, key: d.ObjectKey, etag: src.ETag, spec: ir.spec}
-	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(src.ContentType, "image/"))
-	f1, err := ir.negotiate(srcFormat, false)
-	if err != nil {
-		writeError(ctx, resizeError(err))
-		return
-	}
-	f2, _ := ir.negotiate(srcFormat, true)
-	if f1 == f2 {
-		vk.format, vk.formatKnown = f1, true
-	} else {
-		vk.accept = uint8(f1)<<4 | uint8(f2) // the candidates decide the format
-	}
-	keyAnimation(&vk, ir.accept, ir.explicit, srcFormat, f1, f2) // image_inputs.go
-	ir.applyPlan(&vk, f1, f2)
-	if e := s.resolveWatermark(bg, d.Bucket, &ir, &vk); e != nil {
+	vk, e := s.keyVariant(bg, d.Bucket, d.ObjectKey, src, &ir)
+	if e != nil {
 		writeError(ctx, e)
 		return
 	}
@@ -246,6 +232,37 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 	ctx.SetContentType(v.format.ContentType())
 	ctx.SetStatusCode(http.StatusOK)
 	ctx.Response.SetBodyRaw(v.data) // immutable cached bytes: no copy
+}
+
+// keyVariant works out which variant of src (bucket/key) ir asks for:
+// the output format when it is known before the source is read (else the
+// candidates that decide it once probed), the region policy's transform,
+// and the watermark's version, all in the key; ir gets the transform and
+// watermark the render uses. /img/ requests and eager renders
+// (renderUpload) key alike, so that each finds what the other rendered,
+// in memory and in S3 (whose copies are found only by a known format).
+func (s *Server) keyVariant(ctx context.Context, bucket, key string, src store.Meta, ir *imageRequest) (variantKey, *Error) {
+	vk := variantKey{bucket: bucket, key: key, etag: src.ETag, spec: ir.spec}
+	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(src.ContentType, "image/"))
+	f1, err := ir.negotiate(srcFormat, false)
+	if err != nil {
+		return vk, resizeError(err)
+	}
+	f2 := f1
+	if srcFormat != resize.JPEG { // a JPEG has no alpha: no second candidate
+		f2, _ = ir.negotiate(srcFormat, true)
+	}
+	if f1 == f2 {
+		vk.format, vk.formatKnown = f1, true
+	} else {
+		vk.accept = uint8(f1)<<4 | uint8(f2) // the candidates decide the format
+	}
+	keyAnimation(&vk, ir.accept, ir.explicit, srcFormat, f1, f2) // image_inputs.go
+	ir.applyPlan(&vk, f1, f2)
+	if e := s.resolveWatermark(ctx, bucket, ir, &vk); e != nil {
+		return vk, e
+	}
+	return vk, nil
 }
 
 // parseImageRequest splits /img/{spec}/{key}, parses the spec, and checks

@@ -119,7 +119,8 @@ func (s *Server) renderUpload(ctx context.Context, j eventJob) error {
 		return nil
 	}
 	var todo []eagerVariant
-	for _, ev := range s.eagerVariants(j, m) {
+	evs, kerrs := s.eagerVariants(ctx, j, m)
+	for _, ev := range evs {
 		if !s.variantStored(ctx, ev.vk, ev.ir, m) {
 			todo = append(todo, ev)
 		}
@@ -143,7 +144,7 @@ func (s *Server) renderUpload(ctx context.Context, j eventJob) error {
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(kerrs, errs...)...)
 }
 
 // variantStored reports whether a variant of this source version is in
@@ -153,7 +154,7 @@ func (s *Server) variantStored(ctx context.Context, vk variantKey, ir imageReque
 		return false
 	}
 	sm, err := s.store.Head(ctx, vk.bucket, storedKey(ir.tr, vk.key, vk.format))
-	return err == nil && sm.Exists && sm.Metadata[metaSourceETag] == src.ETag
+	return err == nil && sm.Exists && sm.Metadata[metaSourceETag] == src.ETag+ir.wm.stamp()
 }
 
 // renderAndPut renders one variant (through the variant cache, shared with

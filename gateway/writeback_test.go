@@ -12,17 +12,19 @@ import (
 
 	"github.com/edgegate/edgegate/internal/demo"
 	"github.com/edgegate/edgegate/internal/testenv"
+	"github.com/edgegate/edgegate/internal/testimages"
 )
 
 // The write-back is a conditional write: a variant another gateway stored
 // first (for the same source version) is left as it is and counted as a
 // conflict; one stored for another version of the source is replaced.
-// Without an Accept header a JPEG's output format waits on the probe, so
-// the gateway renders without reading the stored copy: its write-back
-// meets the object the test put there, deterministically.
+// Without an Accept header a TIFF's output format (JPEG, or PNG with
+// alpha) waits on the probe, so the gateway renders without reading the
+// stored copy: its write-back meets the object the test put there,
+// deterministically.
 func TestWriteBackConditional(t *testing.T) {
-	jpg, _ := demo.SampleJPEG(800, 600)
-	rel := putObject(t, "wb.jpg", jpg, "image/jpeg")
+	tiff := mustImage(testimages.TIFF(800, 600))
+	rel := putObject(t, "wb.tiff", tiff, "image/tiff")
 	c := demo.Client(testenv.S3(t))
 	ctx := context.Background()
 	src, err := c.HeadObject(ctx, headInput(demo.Bucket, "global/"+rel))

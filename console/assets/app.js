@@ -169,6 +169,7 @@
         el("code", {}, f.prefix + x.key), " ", el("span", { class: "tag" }, state), f.cached ? el("span", { class: "muted" }, " (cached)") : null));
     }
     out.append(step("", "Prefixes tried", (x.prefixes || []).length ? pre : el("span", { class: "muted" }, "none")));
+    if (x.image_policy) out.append(imagePolicyStep(x.image_policy));
     const ok = x.status < 400;
     out.append(step(ok ? "final ok" : "final bad", ok ? "Delivery" : "Answer " + x.status,
       x.error ? el("div", { class: "error-text" }, x.error) : null,
@@ -176,6 +177,27 @@
       x.delivery && ok ? el("div", {}, el("span", { class: "tag" }, x.delivery),
         x.delivery === "cdn" ? " redirect (302) to the CDN URL" : " redirect (302) to a presigned URL") : null,
       el("div", { class: "muted" }, "rules " + (x.rules_hash || "").slice(0, 12))));
+  }
+
+  // The /img/ policy of the region and route, each field with where it
+  // came from (a region of the chain, the route, or images: defaults).
+  function imagePolicyStep(p) {
+    const from = (f) => f ? el("span", { class: "muted" }, " — " + f) : null;
+    const rows = el("ul", { class: "policy" });
+    const row = (name, value, f) => rows.append(el("li", { "data-field": name }, el("span", { class: "tag" }, name), " ", el("b", {}, String(value)), from(f)));
+    for (const [fmt, q] of Object.entries(p.quality || {})) row("quality " + fmt, q, (p.quality_from || {})[fmt]);
+    if ((p.formats || []).length) row("formats", p.formats.join(", "), p.formats_from);
+    row("max DPR", p.max_dpr, p.max_dpr_from);
+    row("Save-Data", p.save_data, p.save_data_from);
+    row("client hints", p.client_hints, p.client_hints_from);
+    if (p.hints) {
+      const h = p.hints;
+      const parts = [h.dpr ? "DPR " + h.dpr : null, h.width ? "width " + h.width : null, h.save_data ? "Save-Data" : null,
+        h.lighter ? "lighter" : null].filter(Boolean);
+      row("hints sent", parts.length ? parts.join(", ") : "none", "");
+    }
+    if (p.varies_by_region) rows.append(el("li", { class: "muted" }, "regions differ on this route: an answer whose region came from the address is private"));
+    return step("", "Image policy (/img/)", rows);
   }
 
   // ---- Rules ----
