@@ -501,10 +501,6 @@ func etagMatches(inm []byte, etag string) bool {
 	return false
 }
 
-func acceptClass(accept []byte) uint8 {
-	f, _ := resize.Negotiate(accept, "", resize.JPEG, false)
-	return uint8(f)
-}
 
 func (s *Server) imageHeaders(ctx *fasthttp.RequestCtx, rulesHash, etag, explicit string) {
 	h := &ctx.Response.Header
