@@ -501,7 +501,6 @@ func etagMatches(inm []byte, etag string) bool {
 	return false
 }
 
-
 func (s *Server) imageHeaders(ctx *fasthttp.RequestCtx, rulesHash, etag, explicit string) {
 	h := &ctx.Response.Header
 	h.SetCanonical(hdrXEdgeRules, s2b(rulesHash))
