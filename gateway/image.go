@@ -117,6 +117,9 @@ type imageRequest struct {
 	plan imagePlan
 	// wm is the watermark's object and version (watermark.go).
 	wm watermarkRef
+	// disposition, when set, gives the answer's Content-Disposition for
+	// its format (the imgproxy path's, imgproxy.go).
+	disposition func(resize.Format) string
 }
 
 // f, when set, gives S3 calls their context and takes the decision and
@@ -228,6 +231,9 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 	if etagMatches(ctx.Request.Header.Peek("If-None-Match"), v.etag) {
 		ctx.SetStatusCode(http.StatusNotModified)
 		return
+	}
+	if ir.disposition != nil {
+		ctx.Response.Header.Set("Content-Disposition", ir.disposition(v.format))
 	}
 	ctx.SetContentType(v.format.ContentType())
 	ctx.SetStatusCode(http.StatusOK)

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgegate/edgegate/imgproxy"
+	"github.com/edgegate/edgegate/resize"
 )
 
 var prefixImgproxy = []byte("/imgproxy/")
@@ -65,6 +66,7 @@ func (s *Server) serveImgproxy(ctx *fasthttp.RequestCtx, path []byte, f *reqFact
 	if imgproxy.NeedsResolve(r.Transform) {
 		ir.resolve = imgproxy.Resolve
 	}
+	ir.disposition = func(out resize.Format) string { return imgproxy.ContentDisposition(r, out.Ext()) }
 	s.serveImageRequest(ctx, ir, f)
 }
 

@@ -85,6 +85,31 @@ func TestImgproxyEndToEnd(t *testing.T) {
 	}
 }
 
+// TestImgproxyContentDisposition: as imgproxy, every answer names a file
+// (the source's base name, or the filename option, with the format's
+// extension), inline unless return_attachment; /img/ answers name none.
+func TestImgproxyContentDisposition(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages(), withImgproxy)
+	const plain = "/plain/https://img.example.com/photos/sample.jpg"
+	for _, tc := range []struct{ path, accept, want string }{
+		{"/w:160" + plain, "image/webp", `inline; filename="sample.webp"`},
+		{"/w:160" + plain, "", `inline; filename="sample.jpg"`},
+		{"/fn:holiday/att:1/w:160" + plain + "@png", "", `attachment; filename="holiday.png"`},
+	} {
+		resp, body := get(t, g.base+imgproxySign(tc.path), "Accept", tc.accept)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d: %.300s", tc.path, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("Content-Disposition"); got != tc.want {
+			t.Errorf("%s (Accept %q): Content-Disposition %q, want %q", tc.path, tc.accept, got, tc.want)
+		}
+	}
+	resp, _ := get(t, g.base+"/img/thumbnail/photos/sample.jpg")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("/img/: %d, Content-Disposition %q, want none", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+	}
+}
+
 // TestImgproxySharesVariants: an imgproxy URL and the /img/ request for
 // the same transform are one variant (the key is the canonical spec).
 func TestImgproxySharesVariants(t *testing.T) {

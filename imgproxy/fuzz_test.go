@@ -18,6 +18,8 @@ func FuzzParse(f *testing.F) {
 		"/_/rs:auto:300:200/rot:270/plain/local:///x.png@webp",
 		"/_/rs:force:0:10/ex:1:no/plain/http:/example.com/a",
 		"/" + docSig + docPath,
+		"/_/fn:a%0D%0Ab/att:1/w:10/plain/local:///%22x%22.png",
+		"/_/fn:cMOpc3Vtw6k:1/plain/local:///a",
 	} {
 		f.Add(s)
 	}
@@ -32,6 +34,11 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("Parse(%q): %v", path, err)
 				}
 				continue
+			}
+			for _, c := range []byte(ContentDisposition(r, ".jpg")) {
+				if c < 0x20 || c > 0x7e {
+					t.Fatalf("Parse(%q): Content-Disposition has byte %#x", path, c)
+				}
 			}
 			tr := Resolve(r.Transform, resize.Info{Width: 640, Height: 480})
 			if tr.Width > 4096 || tr.Height > 4096 || tr.Width < 0 || tr.Height < 0 || r.Key == "" {

@@ -65,6 +65,10 @@ type Request struct {
 	Key string
 	// Source is the source URL as decoded, for messages and logs.
 	Source string
+	// Filename and Attachment are the filename and return_attachment
+	// options (ContentDisposition).
+	Filename   string
+	Attachment bool
 }
 
 // Usage is the shape of a URL, for error messages.
@@ -132,7 +136,7 @@ func (p *Parser) Parse(path string, now time.Time) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{Transform: tr, Format: st.format, Key: key, Source: src}, nil
+	return Request{Transform: tr, Format: st.format, Key: key, Source: src, Filename: st.filename, Attachment: st.attachment}, nil
 }
 
 // checkSignature verifies sig over signed (the path after the signature,

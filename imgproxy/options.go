@@ -70,6 +70,10 @@ type state struct {
 	// (its variants and write-back shared with /img/{preset}/).
 	preset  string
 	changed bool
+	// filename and attachment are the filename and return_attachment
+	// options: the answer's Content-Disposition, not the image.
+	filename   string
+	attachment bool
 }
 
 // applyOptions applies the option segments in order.
@@ -103,6 +107,20 @@ func (p *Parser) applyOptions(segs []string, now time.Time) (*state, error) {
 			continue
 		case "cachebuster", "cb":
 			continue // changes the URL, not the image: imgproxy's meaning too
+		case "filename", "fn":
+			fn, err := parseFilename(name, args)
+			if err != nil {
+				return nil, err
+			}
+			st.filename = fn
+			continue
+		case "return_attachment", "att":
+			b, err := parseBool(name, args)
+			if err != nil {
+				return nil, err
+			}
+			st.attachment = b
+			continue
 		case "expires", "exp":
 			if err := checkExpires(name, args, now); err != nil {
 				return nil, err
