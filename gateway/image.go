@@ -120,6 +120,9 @@ type imageRequest struct {
 	// disposition, when set, gives the answer's Content-Disposition for
 	// its format (the imgproxy path's, imgproxy.go).
 	disposition func(resize.Format) string
+	// quality is the URL's quality per format (imgproxy's
+	// format_quality), joined to the plan.
+	quality resize.Quality
 }
 
 // f, when set, gives S3 calls their context and takes the decision and
@@ -175,6 +178,7 @@ func (s *Server) serveImageRequest(ctx *fasthttp.RequestCtx, ir imageRequest, f 
 		return
 	}
 	ir.plan = s.planImage(&d, &ctx.Request.Header)
+	ir.plan.urlQuality = ir.quality
 	src, _, err := s.heads.get(bg, d.Bucket, d.ObjectKey)
 	if err != nil {
 		writeError(ctx, storeError(err))

@@ -51,8 +51,11 @@ type imagePlan struct {
 	maxH     int
 	quality  resize.Quality     // the configured per-format defaults
 	policy   rules.ImageQuality // the policy's per-format qualities
-	formats  [4]resize.Format   // the policy's preferred order
-	nformats int
+	// urlQuality is the URL's per-format quality (imgproxy's
+	// format_quality): under the URL's own quality, over the policy's.
+	urlQuality resize.Quality
+	formats    [4]resize.Format // the policy's preferred order
+	nformats   int
 
 	// private is the Cache-Control of an answer that depends on a region
 	// found from the client's address; "": imageHeaders' public one.
@@ -169,6 +172,9 @@ func (p *imagePlan) transform(tr resize.Transform, f resize.Format) resize.Trans
 	case resize.JPEG, resize.WebP, resize.AVIF:
 		q := tr.Quality
 		if q == 0 {
+			q = p.urlQuality.For(f)
+		}
+		if q == 0 {
 			q = p.policy.For(f.String())
 		}
 		if p.lighter() {
@@ -185,17 +191,7 @@ func (p *imagePlan) transform(tr resize.Transform, f resize.Format) resize.Trans
 	return out
 }
 
-func (p *imagePlan) defaultQuality(f resize.Format) int {
-	switch f {
-	case resize.JPEG:
-		return p.quality.JPEG
-	case resize.WebP:
-		return p.quality.WebP
-	case resize.AVIF:
-		return p.quality.AVIF
-	}
-	return 0
-}
+func (p *imagePlan) defaultQuality(f resize.Format) int { return p.quality.For(f) }
 
 // negotiate is resize.Negotiate with the policy's preferred formats: the
 // first one the client takes (AVIF and WebP when Accept names them, JPEG

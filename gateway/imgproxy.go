@@ -67,6 +67,7 @@ func (s *Server) serveImgproxy(ctx *fasthttp.RequestCtx, path []byte, f *reqFact
 		ir.resolve = imgproxy.Resolve
 	}
 	ir.disposition = func(out resize.Format) string { return imgproxy.ContentDisposition(r, out.Ext()) }
+	ir.quality = r.FormatQuality
 	s.serveImageRequest(ctx, ir, f)
 }
 

@@ -110,6 +110,49 @@ func TestImgproxyContentDisposition(t *testing.T) {
 	}
 }
 
+// TestImgproxyFormatQuality: format_quality sets the quality of the
+// format the answer takes (read back from the JPEG's quantisation table),
+// under the quality option; each quality is its own variant, and the
+// same URL asked by a WebP client gets its WebP quality (smaller bytes).
+func TestImgproxyFormatQuality(t *testing.T) {
+	g := startGateway(t, demoRules(t), withImages(), withImgproxy)
+	const plain = "/plain/https://img.example.com/photos/sample.jpg"
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/w:400" + plain + "@jpg", 82}, // images.quality.jpeg
+		{"/fq:jpeg:40:webp:90/w:400" + plain + "@jpg", 40},
+		{"/fq:jpg:95/w:400" + plain + "@jpg", 95},
+		{"/q:70/fq:jpeg:40/w:400" + plain + "@jpg", 70},
+		{"/fq:webp:40/w:400" + plain + "@jpg", 82},
+	} {
+		resp, body := get(t, g.base+imgproxySign(tc.path))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %.200s", tc.path, resp.StatusCode, body)
+		}
+		if q := jpegQuality(t, body); q != tc.want {
+			t.Errorf("%s: JPEG quality %d, want %d", tc.path, q, tc.want)
+		}
+	}
+	size := func(path string) int {
+		t.Helper()
+		resp, body := get(t, g.base+imgproxySign(path), "Accept", "image/webp")
+		if resp.StatusCode != 200 || probe(t, body).Format != resize.WebP {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		return len(body)
+	}
+	low, high := size("/fq:webp:20:jpeg:95/w:400"+plain), size("/fq:webp:95:jpeg:20/w:400"+plain)
+	if low*2 > high {
+		t.Errorf("WebP at fq webp 20: %d bytes, at 95: %d; want the first well under half", low, high)
+	}
+	resp, body := get(t, g.base+imgproxySign("/fq:png:5/w:400"+plain))
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "option fq for png") {
+		t.Errorf("fq:png: %d %s, want a 400 naming it", resp.StatusCode, body)
+	}
+}
+
 // TestImgproxySharesVariants: an imgproxy URL and the /img/ request for
 // the same transform are one variant (the key is the canonical spec).
 func TestImgproxySharesVariants(t *testing.T) {

@@ -69,6 +69,10 @@ type Request struct {
 	// options (ContentDisposition).
 	Filename   string
 	Attachment bool
+	// FormatQuality is the format_quality option: a quality for each
+	// lossy format the answer may take (0: not given), under the quality
+	// option and over every default.
+	FormatQuality resize.Quality
 }
 
 // Usage is the shape of a URL, for error messages.
@@ -136,7 +140,8 @@ func (p *Parser) Parse(path string, now time.Time) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{Transform: tr, Format: st.format, Key: key, Source: src, Filename: st.filename, Attachment: st.attachment}, nil
+	return Request{Transform: tr, Format: st.format, Key: key, Source: src, Filename: st.filename, Attachment: st.attachment,
+		FormatQuality: st.fq}, nil
 }
 
 // checkSignature verifies sig over signed (the path after the signature,

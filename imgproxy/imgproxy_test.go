@@ -144,6 +144,10 @@ func TestRefused(t *testing.T) {
 		msg    string
 	}{
 		{"/_/bogus:1" + src, 400, `unknown processing option "bogus"`},
+		{"/_/fq:webp" + src, 400, "want fq:{format}:{quality}"},
+		{"/_/fq:webp:101" + src, 400, `quality "101" for webp is not 0–100`},
+		{"/_/fq:bmp:50" + src, 400, `unknown format "bmp"`},
+		{"/_/fq:gif:50" + src, 400, "option fq for gif (a lossless format here) is not supported"},
 		{"/_/trim:10" + src, 400, "option trim not supported"},
 		{"/_/mw:100" + src, 400, "option mw not supported"},
 		{"/_/pix:5" + src, 400, "option pix not supported"},
@@ -287,5 +291,22 @@ func TestBaseURLAndLongestPrefix(t *testing.T) {
 	}
 	if r, err = p.Parse("/_/w:10/plain/s3://photos/x/b.jpg", now); err != nil || r.Key != "x/b.jpg" {
 		t.Fatalf("a source that starts with base_url: %+v, %v", r, err)
+	}
+}
+
+// TestFormatQuality: format_quality's pairs, later ones replacing earlier
+// ones, jpg as jpeg; the transform itself is untouched (the quality is
+// chosen with the format).
+func TestFormatQuality(t *testing.T) {
+	p := newParser(t, nil)
+	r, err := p.Parse("/_/fq:jpg:70:webp:60/format_quality:avif:40:webp:55/w:100/plain/"+docSourcePlain, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (resize.Quality{JPEG: 70, WebP: 55, AVIF: 40}); r.FormatQuality != want {
+		t.Errorf("FormatQuality %+v, want %+v", r.FormatQuality, want)
+	}
+	if r.Transform.Quality != 0 {
+		t.Errorf("Transform.Quality %d, want 0", r.Transform.Quality)
 	}
 }

@@ -33,7 +33,7 @@ var gravities = map[string]resize.Gravity{
 // that edgegate does not implement: a URL with one is refused with 400
 // "option X not supported", never served as if it were absent.
 var unsupported = setOf(`min-width mw min-height mh zoom z extend_aspect_ratio extend_ar exar
-		trim t pixelate pix keep_copyright kcr enforce_thumbnail eth format_quality fq max_bytes mb
+		trim t pixelate pix keep_copyright kcr enforce_thumbnail eth max_bytes mb
 		skip_processing skp raw filename fn return_attachment att max_src_resolution msr
 		max_src_file_size msfs max_animation_frames maf max_animation_frame_resolution mafr
 		max_result_dimension mrd resizing_algorithm ra background_alpha bga adjust a brightness br
@@ -74,6 +74,7 @@ type state struct {
 	// options: the answer's Content-Disposition, not the image.
 	filename   string
 	attachment bool
+	fq         resize.Quality // format_quality
 }
 
 // applyOptions applies the option segments in order.
@@ -113,6 +114,11 @@ func (p *Parser) applyOptions(segs []string, now time.Time) (*state, error) {
 				return nil, err
 			}
 			st.filename = fn
+			continue
+		case "format_quality", "fq":
+			if err := st.parseFormatQuality(name, args); err != nil {
+				return nil, err
+			}
 			continue
 		case "return_attachment", "att":
 			b, err := parseBool(name, args)
@@ -654,6 +660,34 @@ func checkExpires(name string, args []string, now time.Time) error {
 	}
 	if ts > 0 && ts < now.Unix() {
 		return &Error{Status: statusNotFound, Msg: "URL expired at " + time.Unix(ts, 0).UTC().Format(time.RFC3339)}
+	}
+	return nil
+}
+
+// parseFormatQuality reads format_quality:%format1:%quality1:...: a
+// quality 0–100 (0: the default) for each lossy format named (jpeg or
+// jpg, webp, avif); a later pair for a format replaces an earlier one.
+func (st *state) parseFormatQuality(name string, args []string) error {
+	if len(args) == 0 || len(args)%2 != 0 {
+		return badRequest("option %s: want %s:{format}:{quality}[:{format}:{quality}...]", name, name)
+	}
+	for i := 0; i < len(args); i += 2 {
+		q, err := strconv.Atoi(args[i+1])
+		if err != nil || q < 0 || q > 100 {
+			return badRequest("option %s: quality %q for %s is not 0–100", name, clip(args[i+1]), clip(args[i]))
+		}
+		switch strings.ToLower(args[i]) {
+		case "jpeg", "jpg":
+			st.fq.JPEG = q
+		case "webp":
+			st.fq.WebP = q
+		case "avif":
+			st.fq.AVIF = q
+		case "png", "gif":
+			return notSupported("option %s for %s (a lossless format here) is", name, args[i])
+		default:
+			return badRequest("option %s: unknown format %q (want jpeg, webp or avif)", name, clip(args[i]))
+		}
 	}
 	return nil
 }

@@ -143,6 +143,19 @@ type Quality struct {
 	PNG int `yaml:"png"`
 }
 
+// For returns the quality q sets for the lossy format f, 0 for the others.
+func (q Quality) For(f Format) int {
+	switch f {
+	case JPEG:
+		return q.JPEG
+	case WebP:
+		return q.WebP
+	case AVIF:
+		return q.AVIF
+	}
+	return 0
+}
+
 // Config configures presets, limits, encoders, admission and signing.
 // Start from DefaultConfig, decode YAML over it, call ApplyEnv, then
 // Validate (New does). It is treated as immutable once passed to New.
