@@ -26,6 +26,7 @@
 //	imagesource.go image sources: refused from HEAD or a probe of the first bytes, refusals
 //	              remembered per ETag, one download shared by concurrent variants, a byte budget
 //	events.go     upload events: POST /events/s3 and the eager-render workers
+//	eagerplans.go the image policies an upload is served with: its eager renders' plans
 //	sns.go        POST /events/sns: an SNS topic's HTTPS subscription (package snsverify)
 //	gc.go         stored variants: a removed source's deleted, gc of orphaned and stale ones
 //	sqs.go        upload events from SQS queues (package queue): consumers, renders that report

@@ -3,9 +3,12 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/jpeg"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -76,6 +79,50 @@ func TestEagerRendersKeyAsRequests(t *testing.T) {
 		}
 		if n := rendered(g); n != 1 {
 			t.Errorf("rendered %v, want still 1", n)
+		}
+	})
+
+	t.Run("region image policy", func(t *testing.T) {
+		// Egypt's images at quality 60: requests from egypt and from the
+		// cities falling back to it are served with that policy, so the
+		// upload's eager render must be that variant, found in S3 by
+		// another gateway.
+		egypt := "  egypt:            {country: EG,                   prefix: egypt/,            fallback: global}"
+		rulesYAML := string(demoRules(t))
+		if !strings.Contains(rulesYAML, egypt) {
+			t.Fatalf("examples/rules.yaml has no line %q", egypt)
+		}
+		rulesYAML = strings.Replace(rulesYAML, egypt, strings.TrimSuffix(egypt, "}")+", image: {quality: 60}}", 1)
+		jpg, _ := demo.SampleJPEG(800, 600)
+		rel := fmt.Sprintf("test-img/%s-%d/photo.jpg", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
+		in := putInput(demo.Bucket, "egypt/"+rel, jpg)
+		in.ContentType = aws.String("image/jpeg")
+		if _, err := s3c.PutObject(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		cfg := []func(*Config){withImages(func(c *ImagesConfig) { c.StoreVariants = true }), func(c *Config) {
+			c.Events.Presets = []string{"thumbnail"}
+			c.Events.Formats = []string{"webp"}
+		}}
+		a := startGateway(t, []byte(rulesYAML), cfg...)
+		upload(t, a, "egypt/"+rel)
+		if n := rendered(a); n != 1 {
+			t.Errorf("rendered %v variants; egypt, egypt-cairo and egypt-alexandria share one policy", n)
+		}
+		b := startGateway(t, []byte(rulesYAML), cfg...)
+		// Cairo's first: from S3; then egypt's, the same variant, from memory.
+		for _, tc := range []struct{ region, xcache string }{{"egypt-cairo", "STORED"}, {"egypt", "HIT"}} {
+			region := tc.region
+			resp, body := get(t, b.base+"/img/thumbnail/"+rel+"?region="+region, "Accept", "image/webp")
+			if resp.StatusCode != 200 || resp.Header.Get("X-Cache") != tc.xcache {
+				t.Errorf("?region=%s: %d X-Cache %q, want %s", region, resp.StatusCode, resp.Header.Get("X-Cache"), tc.xcache)
+			}
+			if info := probe(t, body); info.Format != resize.WebP || info.Width != 150 {
+				t.Errorf("?region=%s: %v %dx%d", region, info.Format, info.Width, info.Height)
+			}
+		}
+		if n := rendered(b); n != 0 {
+			t.Errorf("the second gateway rendered %v, want 0", n)
 		}
 	})
 

@@ -283,9 +283,11 @@ type eagerVariant struct {
 // eagerVariants lists what an upload of j (source m) is rendered to:
 // events.presets (default: every preset, sorted) × events.formats
 // (default: the source's own format), for POST /events/s3, SNS and SQS
-// alike, each keyed as an /img/ request for it is (keyVariant), and once:
-// "original" of a WebP is the "webp" variant. A variant that cannot be
-// keyed (its watermark missing) is an error; the others are still listed.
+// alike, for each image policy the rules serve the upload with
+// (eagerPlans: a region with quality 60 gets its own variants), each keyed
+// as an /img/ request for it is (keyVariant), and once: "original" of a
+// WebP is the "webp" variant. A variant that cannot be keyed (its
+// watermark missing) is an error; the others are still listed.
 func (s *Server) eagerVariants(ctx context.Context, j eventJob, m store.Meta) ([]eagerVariant, []error) {
 	srcFormat, _ := resize.ParseFormat(strings.TrimPrefix(m.ContentType, "image/"))
 	presets := s.cfg.Events.Presets
@@ -299,35 +301,44 @@ func (s *Server) eagerVariants(ctx context.Context, j eventJob, m store.Meta) ([
 	if len(formats) == 0 {
 		formats = []string{"original"}
 	}
-	out := make([]eagerVariant, 0, len(presets)*len(formats))
+	plans := s.eagerPlans(ctx, s.rules.Table(), j.bucket, j.key)
+	out := make([]eagerVariant, 0, len(plans)*len(presets)*len(formats))
 	var errs []error
 	seen := make(map[variantKey]bool, cap(out))
-	for _, name := range presets {
-		tr, _ := s.images.Preset(name)
-		for _, fs := range formats {
-			ir := imageRequest{spec: tr.Spec(), tr: tr, key: j.key, explicit: fs}
-			if fs == "original" {
-				// The source's own format: asked for by name where the
-				// name may keep an animation or alpha; as an old client
-				// (no Accept) gets it otherwise: JPEG stays JPEG, PNG
-				// PNG, HEIC and TIFF become JPEG (PNG with alpha).
-				ir.explicit = ""
-				switch srcFormat {
-				case resize.WebP, resize.GIF, resize.AVIF:
-					ir.explicit = srcFormat.String()
+	for _, plan := range plans {
+		for _, name := range presets {
+			tr, _ := s.images.Preset(name)
+			for _, fs := range formats {
+				if ev, err := s.eagerVariant(ctx, j, m, srcFormat, plan, name, tr, fs); err != nil {
+					errs = append(errs, err)
+				} else if !seen[ev.vk] {
+					seen[ev.vk] = true
+					out = append(out, ev)
 				}
 			}
-			vk, e := s.keyVariant(ctx, j.bucket, j.key, m, &ir)
-			if e != nil {
-				errs = append(errs, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, name, fs, e))
-				continue
-			}
-			if seen[vk] {
-				continue
-			}
-			seen[vk] = true
-			out = append(out, eagerVariant{preset: name, format: fs, ir: ir, vk: vk})
 		}
 	}
 	return out, errs
+}
+
+// eagerVariant keys one preset × format of an upload for one plan.
+func (s *Server) eagerVariant(ctx context.Context, j eventJob, m store.Meta, srcFormat resize.Format, plan imagePlan,
+	name string, tr resize.Transform, fs string) (eagerVariant, error) {
+	ir := imageRequest{spec: tr.Spec(), tr: tr, key: j.key, explicit: fs, plan: plan}
+	if fs == "original" {
+		// The source's own format: asked for by name where the name may
+		// keep an animation or alpha; as an old client (no Accept) gets
+		// it otherwise: JPEG stays JPEG, PNG PNG, HEIC and TIFF become
+		// JPEG (PNG with alpha).
+		ir.explicit = ""
+		switch srcFormat {
+		case resize.WebP, resize.GIF, resize.AVIF:
+			ir.explicit = srcFormat.String()
+		}
+	}
+	vk, e := s.keyVariant(ctx, j.bucket, j.key, m, &ir)
+	if e != nil {
+		return eagerVariant{}, fmt.Errorf("gateway: event %s/%s %s %s: %w", j.bucket, j.key, name, fs, e)
+	}
+	return eagerVariant{preset: name, format: fs, ir: ir, vk: vk}, nil
 }
