@@ -342,15 +342,7 @@ func TestLoopRouteWithAccessLogAllocatesNothing(t *testing.T) {
 			if v != evloop.Done || !strings.Contains(string(out), tc.loc) {
 				t.Fatalf("verdict %v, answer %q", v, out)
 			}
-			want := 0.0
-			if raceEnabled {
-				// sync.Pool drops items on purpose under -race: a new
-				// scratch then grows its buffers again.
-				want = 8
-			}
-			if allocs > want {
-				t.Fatalf("%v allocations per logged loop request, want ≤ %v (race detector: %v)", allocs, want, raceEnabled)
-			}
+			checkAllocs(t, allocs, 0, "logged loop request")
 			waitFor(t, 10*time.Second, "the lines written", func() bool {
 				st := g.srv.alog.Stats()
 				return st.Written+st.Dropped-before.Written-before.Dropped >= 201
@@ -371,9 +363,7 @@ func TestLoopRouteWithAccessLogAllocatesNothing(t *testing.T) {
 			if !strings.Contains(string(ctx.Response.Header.Peek("Location")), tc.loc) {
 				t.Fatalf("fasthttp: status %d", ctx.Response.StatusCode())
 			}
-			if allocs > want {
-				t.Fatalf("fasthttp: %v allocations per logged request, want ≤ %v", allocs, want)
-			}
+			checkAllocs(t, allocs, 0, "fasthttp, logged request")
 		})
 	}
 }
@@ -425,13 +415,7 @@ func TestH2RouteWithAccessLogAllocatesNothing(t *testing.T) {
 			if !ok || resp.Status != 302 {
 				t.Fatalf("Fast %v, status %d", ok, resp.Status)
 			}
-			want := 0.0
-			if raceEnabled {
-				want = 8 // sync.Pool drops items on purpose under -race
-			}
-			if allocs > want {
-				t.Fatalf("%v allocations per logged HTTP/2 route request, want ≤ %v", allocs, want)
-			}
+			checkAllocs(t, allocs, 0, "logged HTTP/2 route request")
 		})
 	}
 }

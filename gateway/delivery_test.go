@@ -56,15 +56,7 @@ func TestRouteHotPathAllocatesNothing(t *testing.T) {
 				}
 				return
 			}
-			// Under -race sync.Pool drops items on purpose; scripts/test.sh
-			// also runs this test without -race, where the bound is exact.
-			want := 0.0
-			if raceEnabled {
-				want = 2
-			}
-			if allocs > want {
-				t.Fatalf("%v allocations per cached request, want ≤ %v (race detector: %v)", allocs, want, raceEnabled)
-			}
+			checkAllocs(t, allocs, 0, "cached request")
 		})
 	}
 }

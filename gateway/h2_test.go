@@ -127,13 +127,7 @@ func TestH2RouteAllocatesNothing(t *testing.T) {
 			if !ok || resp.Status != 302 {
 				t.Fatalf("Fast %v, status %d", ok, resp.Status)
 			}
-			want := 0.0
-			if raceEnabled {
-				want = 2 // sync.Pool drops items on purpose under -race
-			}
-			if allocs > want {
-				t.Fatalf("%v allocations per cached HTTP/2 route request, want ≤ %v", allocs, want)
-			}
+			checkAllocs(t, allocs, 0, "cached HTTP/2 route request")
 		})
 	}
 }

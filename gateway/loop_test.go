@@ -45,13 +45,7 @@ func TestLoopRouteAllocatesNothing(t *testing.T) {
 			if v != evloop.Done || !strings.Contains(string(out), tc.loc) {
 				t.Fatalf("verdict %v, answer %q", v, out)
 			}
-			want := 0.0
-			if raceEnabled {
-				want = 2 // sync.Pool drops items on purpose under -race
-			}
-			if allocs > want {
-				t.Fatalf("%v allocations per cached loop request, want ≤ %v (race detector: %v)", allocs, want, raceEnabled)
-			}
+			checkAllocs(t, allocs, 0, "cached loop request")
 		})
 	}
 }
