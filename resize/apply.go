@@ -91,6 +91,10 @@ func (p *Processor) apply(data []byte, src Info, t Transform, f Format, wm []byt
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer vipsThreadShutdown()
+	// libvips reads the buffers lazily, up to the save, without copying
+	// them: they must outlive the whole pipeline.
+	defer runtime.KeepAlive(wm)
+	defer runtime.KeepAlive(data)
 	out, info, err := p.applyVips(data, src, t, f, wm)
 	if err != nil {
 		return nil, Info{}, unprocessable(ErrCorrupt, "image could not be processed",
