@@ -4,11 +4,13 @@ package resize
 #cgo pkg-config: vips
 #include <stdlib.h>
 #include <vips/vips.h>
+#include <vips/vector.h>
 */
 import "C"
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -44,6 +46,14 @@ type Runtime struct {
 	// glibc.malloc.arena_max in GLIBC_TUNABLES in the environment wins, as
 	// it does for glibc. Linux with glibc only; ignored elsewhere. 0–1024.
 	MallocArenaMax int `yaml:"malloc_arena_max"`
+	// VipsVector lets libvips run SIMD code that liborc generates at run
+	// time. Default false: with the operation cache off every render
+	// compiles and frees its own orc programs, and under concurrent
+	// renders this host's libvips 8.14.1 corrupted the heap about once per
+	// 40 000 images with it on, never in the runs with it off, at the same
+	// speed (BENCHMARKS.md, "The baseline crashed"). VIPS_NOVECTOR in the
+	// environment wins, as it does for libvips.
+	VipsVector bool `yaml:"vips_vector"`
 }
 
 // maxThreads is libvips' own ceiling on vips_concurrency (MAX_THREADS in
@@ -95,6 +105,10 @@ type RuntimeState struct {
 	// (malloc_arena_max: 0), "env MALLOC_ARENA_MAX", "env GLIBC_TUNABLES"
 	// or "unsupported" (not glibc on Linux).
 	MallocArenaMaxFrom string
+	// VipsVector is libvips' vips_vector_isenabled(); VipsVectorFrom is
+	// "config" or "env VIPS_NOVECTOR".
+	VipsVector     bool
+	VipsVectorFrom string
 }
 
 // ApplyRuntime validates r and applies it to the process: libvips'
@@ -117,6 +131,12 @@ func ApplyRuntime(r Runtime, lookupEnv func(string) (string, bool)) (RuntimeStat
 	C.vips_cache_set_max(C.int(r.VipsCacheMaxOperations))
 	C.vips_cache_set_max_mem(C.size_t(r.VipsCacheMaxMem))
 	C.vips_cache_set_max_files(C.int(r.VipsCacheMaxFiles))
+	st.VipsVectorFrom = "config"
+	if _, ok := lookupEnv("VIPS_NOVECTOR"); ok {
+		st.VipsVectorFrom = "env VIPS_NOVECTOR" // libvips read it at vips_init
+	} else {
+		setVector(r.VipsVector)
+	}
 	switch v, ok := lookupEnv("GLIBC_TUNABLES"); {
 	case hasEnv(lookupEnv, "MALLOC_ARENA_MAX"):
 		st.MallocArenaMaxFrom = "env MALLOC_ARENA_MAX"
@@ -145,6 +165,15 @@ func (st *RuntimeState) readVips() {
 	st.VipsCacheMaxOperations = int(C.vips_cache_get_max())
 	st.VipsCacheMaxMem = int64(C.vips_cache_get_max_mem())
 	st.VipsCacheMaxFiles = int(C.vips_cache_get_max_files())
+	st.VipsVector = C.vips_vector_isenabled() != 0
+}
+
+func setVector(on bool) {
+	v := C.gboolean(0)
+	if on {
+		v = 1
+	}
+	C.vips_vector_set_enabled(v)
 }
 
 func hasEnv(lookupEnv func(string) (string, bool), name string) bool {
@@ -158,12 +187,16 @@ func LibvipsVersion() string {
 	return C.GoString(C.vips_version_string())
 }
 
-// libvips' operation cache is off from the moment this package is
-// imported, as Processor has always assumed: bimg's initialisation, which
-// starts libvips, turns it on (500 operations, 100 MiB). ApplyRuntime sets
-// it from configuration.
+// libvips' operation cache and liborc's generated code are off from the
+// moment this package is imported, as Processor assumes: bimg's
+// initialisation, which starts libvips, turns the cache on (500
+// operations, 100 MiB), and libvips enables orc unless VIPS_NOVECTOR is
+// set. ApplyRuntime sets both from configuration.
 func init() {
 	d := DefaultRuntime()
 	C.vips_cache_set_max(C.int(d.VipsCacheMaxOperations))
 	C.vips_cache_set_max_mem(C.size_t(d.VipsCacheMaxMem))
+	if _, ok := os.LookupEnv("VIPS_NOVECTOR"); !ok {
+		setVector(d.VipsVector)
+	}
 }

@@ -43,20 +43,21 @@ func TestApplyRuntime(t *testing.T) {
 	}{
 		{"defaults", DefaultRuntime(), nil, RuntimeState{
 			VipsConcurrency: 1, VipsConcurrencyFrom: "config", VipsCacheMaxFiles: 100,
-			MallocArenaMax: 2, MallocArenaMaxFrom: "config"}},
-		{"from config", Runtime{VipsConcurrency: 3, VipsCacheMaxOperations: 50, VipsCacheMaxMem: 8 << 20, VipsCacheMaxFiles: 7, MallocArenaMax: 4}, nil,
+			MallocArenaMax: 2, MallocArenaMaxFrom: "config", VipsVectorFrom: "config"}},
+		{"from config", Runtime{VipsConcurrency: 3, VipsCacheMaxOperations: 50, VipsCacheMaxMem: 8 << 20, VipsCacheMaxFiles: 7, MallocArenaMax: 4, VipsVector: true}, nil,
 			RuntimeState{VipsConcurrency: 3, VipsConcurrencyFrom: "config", VipsCacheMaxOperations: 50, VipsCacheMaxMem: 8 << 20,
-				VipsCacheMaxFiles: 7, MallocArenaMax: 4, MallocArenaMaxFrom: "config"}},
+				VipsCacheMaxFiles: 7, MallocArenaMax: 4, MallocArenaMaxFrom: "config", VipsVector: true, VipsVectorFrom: "config"}},
 		// The operator's environment wins: libvips' concurrency is left
 		// as it was (1, the defaults applied first; in the binary, what
 		// libvips read from VIPS_CONCURRENCY), and mallopt is not called
 		// over MALLOC_ARENA_MAX.
-		{"environment wins", Runtime{VipsConcurrency: 5, MallocArenaMax: 4}, []string{"VIPS_CONCURRENCY", "1", "MALLOC_ARENA_MAX", "8"},
-			RuntimeState{VipsConcurrency: 1, VipsConcurrencyFrom: "env VIPS_CONCURRENCY", MallocArenaMaxFrom: "env MALLOC_ARENA_MAX"}},
+		{"environment wins", Runtime{VipsConcurrency: 5, MallocArenaMax: 4, VipsVector: true}, []string{"VIPS_CONCURRENCY", "1", "MALLOC_ARENA_MAX", "8", "VIPS_NOVECTOR", "1"},
+			RuntimeState{VipsConcurrency: 1, VipsConcurrencyFrom: "env VIPS_CONCURRENCY", MallocArenaMaxFrom: "env MALLOC_ARENA_MAX",
+				VipsVectorFrom: "env VIPS_NOVECTOR"}},
 		{"tunables win", Runtime{VipsConcurrency: 1, MallocArenaMax: 4}, []string{"GLIBC_TUNABLES", "glibc.malloc.arena_max=3"},
-			RuntimeState{VipsConcurrency: 1, VipsConcurrencyFrom: "config", MallocArenaMaxFrom: "env GLIBC_TUNABLES"}},
+			RuntimeState{VipsConcurrency: 1, VipsConcurrencyFrom: "config", MallocArenaMaxFrom: "env GLIBC_TUNABLES", VipsVectorFrom: "config"}},
 		{"empty variables are unset", Runtime{VipsConcurrency: 2, MallocArenaMax: 0}, []string{"VIPS_CONCURRENCY", "", "MALLOC_ARENA_MAX", ""},
-			RuntimeState{VipsConcurrency: 2, VipsConcurrencyFrom: "config", MallocArenaMaxFrom: "glibc default"}},
+			RuntimeState{VipsConcurrency: 2, VipsConcurrencyFrom: "config", MallocArenaMaxFrom: "glibc default", VipsVectorFrom: "config"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ApplyRuntime(DefaultRuntime(), env()); err != nil {

@@ -6,8 +6,10 @@
 // or with -bimg through bimg directly as bench/bimgloop does. A process
 // whose heap gets corrupted dies instead ("double free or corruption",
 // SIGSEGV): run it several times (BENCHMARKS.md, "The baseline crashed").
+// libvips runs as the gateway sets it (resize.DefaultRuntime: one thread
+// per image, no operation cache, liborc off unless -vector).
 //
-//	VIPS_CONCURRENCY=1 MALLOC_ARENA_MAX=2 go run ./bench/renderstress -workers 4 -duration 45s [-apply|-bimg]
+//	go run ./bench/renderstress -workers 4 -duration 45s [-apply|-bimg] [-vector]
 package main
 
 import (
@@ -29,9 +31,16 @@ func main() {
 	dur := flag.Duration("duration", 45*time.Second, "how long")
 	viaBimg := flag.Bool("bimg", false, "bimg's pipeline directly")
 	viaApply := flag.Bool("apply", false, "resize.Process through resize/apply.go")
+	vector := flag.Bool("vector", false, "libvips' liborc code on (images.vips_vector; off by default)")
 	flag.Parse()
 	src, err := demo.SampleJPEG(1920, 1080)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rt := resize.DefaultRuntime()
+	rt.VipsVector = *vector
+	if _, err := resize.ApplyRuntime(rt, os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

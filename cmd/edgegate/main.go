@@ -186,7 +186,8 @@ func serve(f *commonFlags, stderr io.Writer) int {
 		"vips_concurrency", rt.VipsConcurrency, "vips_concurrency_from", rt.VipsConcurrencyFrom,
 		"vips_cache_max_operations", rt.VipsCacheMaxOperations, "vips_cache_max_mem", rt.VipsCacheMaxMem,
 		"vips_cache_max_files", rt.VipsCacheMaxFiles,
-		"malloc_arena_max", rt.MallocArenaMax, "malloc_arena_max_from", rt.MallocArenaMaxFrom)
+		"malloc_arena_max", rt.MallocArenaMax, "malloc_arena_max_from", rt.MallocArenaMaxFrom,
+		"vips_vector", rt.VipsVector, "vips_vector_from", rt.VipsVectorFrom)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// Each SIGTERM/SIGINT also arrives here: the first starts the shutdown

@@ -29,23 +29,24 @@ func TestServeAppliesVipsAndMallocSettings(t *testing.T) {
 		{"defaults", "", nil, map[string]any{
 			"vips_concurrency": 1.0, "vips_concurrency_from": "config",
 			"vips_cache_max_operations": 0.0, "vips_cache_max_mem": 0.0, "vips_cache_max_files": 100.0,
-			"malloc_arena_max": 2.0, "malloc_arena_max_from": "config"}},
-		{"from the config file", "images: {vips_concurrency: 3, vips_cache_max_operations: 40, vips_cache_max_mem: 1048576, vips_cache_max_files: 5, malloc_arena_max: 4}", nil,
+			"malloc_arena_max": 2.0, "malloc_arena_max_from": "config", "vips_vector": false, "vips_vector_from": "config"}},
+		{"from the config file", "images: {vips_concurrency: 3, vips_cache_max_operations: 40, vips_cache_max_mem: 1048576, vips_cache_max_files: 5, malloc_arena_max: 4, vips_vector: true}", nil,
 			map[string]any{
 				"vips_concurrency": 3.0, "vips_concurrency_from": "config",
 				"vips_cache_max_operations": 40.0, "vips_cache_max_mem": 1048576.0, "vips_cache_max_files": 5.0,
-				"malloc_arena_max": 4.0, "malloc_arena_max_from": "config"}},
-		{"the environment wins", "images: {vips_concurrency: 3, malloc_arena_max: 4}", []string{"VIPS_CONCURRENCY=2", "MALLOC_ARENA_MAX=1"},
+				"malloc_arena_max": 4.0, "malloc_arena_max_from": "config", "vips_vector": true, "vips_vector_from": "config"}},
+		{"the environment wins", "images: {vips_concurrency: 3, malloc_arena_max: 4, vips_vector: true}", []string{"VIPS_CONCURRENCY=2", "MALLOC_ARENA_MAX=1", "VIPS_NOVECTOR=1"},
 			map[string]any{
 				"vips_concurrency": 2.0, "vips_concurrency_from": "env VIPS_CONCURRENCY",
-				"malloc_arena_max": 0.0, "malloc_arena_max_from": "env MALLOC_ARENA_MAX"}},
+				"malloc_arena_max": 0.0, "malloc_arena_max_from": "env MALLOC_ARENA_MAX",
+				"vips_vector": false, "vips_vector_from": "env VIPS_NOVECTOR"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "edgegate.yaml")
 			os.WriteFile(cfg, []byte(fmt.Sprintf("rules: %s\n%s\n", rules, tc.images)), 0o644)
 			cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--listen", freeAddr(t), "--admin-listen", freeAddr(t), "--log-format", "json")
 			for _, kv := range os.Environ() {
-				if name, _, _ := strings.Cut(kv, "="); name != "VIPS_CONCURRENCY" && name != "MALLOC_ARENA_MAX" && name != "GLIBC_TUNABLES" {
+				if name, _, _ := strings.Cut(kv, "="); name != "VIPS_CONCURRENCY" && name != "MALLOC_ARENA_MAX" && name != "GLIBC_TUNABLES" && name != "VIPS_NOVECTOR" {
 					cmd.Env = append(cmd.Env, kv)
 				}
 			}
