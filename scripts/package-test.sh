@@ -177,8 +177,8 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$envfile"
 uid=61999   # in systemd's DynamicUser range (61184-65519), no such user here
 # MemoryDenyWriteExecute=yes: the kernel's PR_SET_MDWE stands in for
-# systemd's seccomp filter (packaging/mdwe); an /img/ request below makes
-# libvips generate code (liborc) under it.
+# systemd's seccomp filter (packaging/mdwe); an /img/ request below renders
+# under it (liborc's generated code is off by default, images.vips_vector).
 grep -qx 'MemoryDenyWriteExecute=yes' "$unit" || fail "unit lacks MemoryDenyWriteExecute=yes"
 go build -o "$tmp/mdwe" ./packaging/mdwe
 # SystemCallFilter= and RestrictAddressFamilies=: strace records every
